@@ -1,0 +1,1 @@
+"""Tensor math on device storage, without autograd: one module per kernel family."""
