@@ -208,6 +208,7 @@ BINARY = {        # (float expr, int expr); result = promoted dtype
     "floor_divide": ("floor(a / b)", "CLT_IFLOORDIV(a, b)"),
     "remainder": ("CLT_FMOD_PY(a, b)", "CLT_IMOD(a, b)"),
     "fmod": ("fmod(a, b)", "((b) == 0 ? 0 : a % b)"),
+    "div_trunc": ("trunc(a / b)", "((b) == 0 ? 0 : a / b)"),
     "pow": ("pow(a, b)", "clt_ipow_{t}(a, b)"),
     "maximum": ("CLT_MAX(a, b)", "(a > b ? a : b)"), "minimum": ("CLT_MIN(a, b)", "(a < b ? a : b)"),
     "fmax": ("(a != a ? b : (b != b ? a : (a > b ? a : b)))", "(a > b ? a : b)"),

@@ -1,0 +1,235 @@
+"""The backward engine: an iterative, deterministic walk of the graph in reverse creation order."""
+from __future__ import annotations
+
+import heapq
+from typing import Any, Sequence
+
+from clt.autograd.function import Function, Node
+from clt.autograd.grad_mode import STATE, set_grad_enabled
+from clt.ops import elementwise as ew
+from clt.ops.array import Array
+from clt.tensor import Tensor
+
+
+class _AccumulateAdd(Function):
+    """``a + b`` for gradient accumulation (differentiable, so create_graph works)."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Array:
+        return ew.binary("add", a._data, b._data)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple:
+        return g, g
+
+
+def _accumulate(old: Tensor | None, new: Tensor) -> Tensor:
+    if old is None:
+        return new
+    return _AccumulateAdd.apply(old, new)
+
+
+def _zeros(meta: tuple) -> Tensor:
+    shape, dtype, device = meta
+    return Tensor(ew.fill_(Array.empty(device, shape, dtype), 0))
+
+
+def _ones_like(t: Tensor) -> Tensor:
+    return Tensor(ew.fill_(Array.empty(t.device, t.shape, t.dtype), 1))
+
+
+def _check_grad(g: Tensor, t: Tensor, what: str) -> None:
+    if tuple(g.shape) != tuple(t.shape):
+        raise RuntimeError(f"Mismatch in shape: {what} has a shape of {tuple(g.shape)} and "
+                           f"output has a shape of {tuple(t.shape)}.")
+    if g.device is not t.device:
+        raise RuntimeError(f"{what} is on {g.device} but the output is on {t.device}")
+
+
+def _apply_hooks(hooks: list | None, g: Tensor) -> Tensor:
+    for hook in hooks or ():
+        r = hook(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Tensor | None],
+                 retain_graph: bool, create_graph: bool,
+                 capture: dict | None = None) -> dict:
+    """Propagate gradients from ``roots``.
+
+    Without ``capture`` gradients accumulate into leaves' ``.grad``; with it (``autograd.grad``),
+    they are returned in ``capture`` (keys: ``id(leaf)`` or ``(node, output_nr)``) and no
+    ``.grad`` is touched.
+    """
+    buffers: dict[Node, list] = {}
+    ready_roots: list[Node] = []
+    for i, (r, g) in enumerate(zip(roots, grad_roots)):
+        if not isinstance(r, Tensor):
+            raise TypeError(f"backward expects tensors, got {type(r).__name__}")
+        if not r.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
+                               "a grad_fn")
+        if g is None:
+            if r.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs "
+                                   f"(got an output of shape {tuple(r.shape)}); pass gradient=")
+            g = _ones_like(r)
+        else:
+            _check_grad(g, r, f"grad_output[{i}]")
+        if r.grad_fn is None:
+            _deliver_leaf(r, g, capture, create_graph)
+            continue
+        buf = buffers.setdefault(r.grad_fn, [None] * r.grad_fn.n_outputs)
+        buf[r._output_nr] = _accumulate(buf[r._output_nr], g)
+        ready_roots.append(r.grad_fn)
+
+    deps: dict[Node, int] = {}
+    stack = list(dict.fromkeys(ready_roots))
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for e in node.next_edges:
+            if e is not None and isinstance(e[0], Node):
+                child = e[0]
+                deps[child] = deps.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+
+    heap = [(-n.seq, n) for n in dict.fromkeys(ready_roots) if deps.get(n, 0) == 0]
+    heapq.heapify(heap)
+    with set_grad_enabled(create_graph):
+        while heap:
+            _, node = heapq.heappop(heap)
+            grads = buffers.pop(node, None)
+            gin: Sequence[Any] = ()
+            if grads is not None and any(g is not None for g in grads):
+                gin = _run_node(node, grads, retain_graph, capture)
+            elif not retain_graph:
+                node.ctx._released = True
+            for k, e in enumerate(node.next_edges):
+                if e is None:
+                    continue
+                g = gin[k] if k < len(gin) else None
+                target, nr = e
+                if isinstance(target, Tensor):
+                    if g is not None:
+                        _deliver_leaf(target, g, capture, create_graph)
+                    continue
+                if g is not None:
+                    buf = buffers.setdefault(target, [None] * target.n_outputs)
+                    buf[nr] = _accumulate(buf[nr], g)
+                deps[target] -= 1
+                if deps[target] == 0:
+                    heapq.heappush(heap, (-target.seq, target))
+    return capture if capture is not None else {}
+
+
+def _run_node(node: Node, grads: list, retain_graph: bool, capture: dict | None) -> tuple:
+    for nr, g in enumerate(grads):
+        if g is None:
+            continue
+        if node.out_hooks and nr in node.out_hooks:
+            grads[nr] = g = _apply_hooks(node.out_hooks[nr], g)
+        if node.retain and nr in node.retain:
+            t = node.retain[nr]()
+            if t is not None:
+                t.grad = g if STATE.enabled else g.detach()
+        if capture is not None and (node, nr) in capture:
+            capture[(node, nr)] = g
+    full = [g if g is not None else _zeros(node.out_meta[nr]) for nr, g in enumerate(grads)]
+    if node.out_hooks and -1 in node.out_hooks:
+        for hook in node.out_hooks[-1]:
+            hook(full)
+    gin = node.fn.backward(node.ctx, *full)
+    if not isinstance(gin, tuple):
+        gin = (gin,)
+    if len(gin) < len(node.next_edges):
+        need = sum(e is not None for e in node.next_edges)
+        if need > len(gin):
+            raise RuntimeError(f"function {node.fn.__name__}.backward returned {len(gin)} "
+                               f"gradients, expected {len(node.next_edges)}")
+    if STATE.anomaly:
+        from clt.autograd.anomaly import check_backward
+
+        check_backward(node, gin)
+    if not retain_graph:
+        node.ctx._released = True
+        node.ctx._saved = None
+    return tuple(g if g is None or isinstance(g, Tensor) else Tensor(g) for g in gin)
+
+
+def _deliver_leaf(t: Tensor, g: Tensor, capture: dict | None, create_graph: bool) -> None:
+    g = _apply_hooks(t._hooks, g)
+    if capture is not None:
+        key = id(t)
+        if key in capture:
+            capture[key] = g if capture[key] is None else _accumulate(capture[key], g)
+        return
+    if not create_graph:
+        g = g.detach()
+    if t.grad is None:
+        t.grad = g
+    else:
+        t.grad = _accumulate(t.grad, g) if create_graph else Tensor(
+            ew.binary("add", t.grad._data, g._data))
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             inputs: Sequence[Tensor] | None = None) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grads = [grad_tensors] + [None] * (len(roots) - 1)
+    else:
+        grads = list(grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        got = grad(roots, inputs, grads, retain_graph=retain_graph, create_graph=create_graph,
+                   allow_unused=True)
+        for t, g in zip(inputs, got):
+            if g is not None:
+                t.grad = g if t.grad is None else Tensor(ew.binary("add", t.grad._data, g._data))
+        return
+    run_backward(roots, grads, retain_graph, create_graph)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        gouts = [grad_outputs] + [None] * (len(outs) - 1)
+    else:
+        gouts = list(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    capture: dict = {}
+    keys = []
+    for t in ins:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        key = id(t) if t.grad_fn is None else (t.grad_fn, t._output_nr)
+        capture[key] = None
+        keys.append(key)
+    run_backward(outs, gouts, retain_graph, create_graph, capture)
+    result = []
+    for t, key in zip(ins, keys):
+        g = capture[key]
+        if g is None:
+            if materialize_grads:
+                g = _zeros((t.shape, t.dtype, t.device))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        result.append(g)
+    return tuple(result)

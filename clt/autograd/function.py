@@ -1,0 +1,167 @@
+"""``Function``: a differentiable op with ``forward`` and ``backward``, and the graph nodes."""
+from __future__ import annotations
+
+import itertools
+import traceback
+from typing import Any, Sequence
+
+from clt.autograd.grad_mode import STATE, no_grad
+from clt.ops.array import Array
+from clt.tensor import Tensor
+
+_seq = itertools.count()
+
+
+class Context:
+    """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it."""
+
+    def __init__(self) -> None:
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self._saved: tuple | None = ()
+        self._versions: tuple[int, ...] = ()
+        self._released = False
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        """Keep tensors for backward; modifying one in place later makes backward raise."""
+        self._saved = tensors
+        self._versions = tuple(t._version if t is not None else 0 for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward.")
+        for t, v in zip(self._saved, self._versions):
+            if t is not None and t._version != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{t.dtype.name} tensor of shape {tuple(t.shape)}] "
+                    f"is at version {t._version}; expected version {v} instead.")
+        return self._saved
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        self.non_differentiable = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = value
+
+
+class Node:
+    """One application of a Function in the graph.
+
+    ``next_edges[i]`` is where the gradient of the i-th forward argument goes: ``(node, nr)``
+    for a computed tensor, ``(tensor, None)`` for a leaf, or None.
+    """
+
+    __slots__ = ("fn", "ctx", "next_edges", "seq", "n_outputs", "out_meta", "out_hooks",
+                 "retain", "created_at", "__weakref__")
+
+    def __init__(self, fn: type, ctx: Context, next_edges: list, n_outputs: int,
+                 out_meta: list) -> None:
+        self.fn = fn
+        self.ctx = ctx
+        self.next_edges = next_edges
+        self.seq = next(_seq)
+        self.n_outputs = n_outputs
+        self.out_meta = out_meta          # (shape, dtype, device) per output, for zero grads
+        self.out_hooks: dict[int, list] | None = None
+        self.retain: dict[int, Any] | None = None
+        self.created_at: list | None = None
+
+    def name(self) -> str:
+        return f"{self.fn.__name__}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        out = []
+        for e in self.next_edges:
+            if e is None:
+                out.append((None, 0))
+            elif isinstance(e[0], Tensor):
+                out.append(("AccumulateGrad", 0))
+            else:
+                out.append(e)
+        return tuple(out)
+
+    def register_hook(self, hook: Any) -> None:
+        self.out_hooks = self.out_hooks or {}
+        self.out_hooks.setdefault(-1, []).append(hook)
+
+
+class Function:
+    """Base class of differentiable ops, as ``torch.autograd.Function``.
+
+    Subclasses define static ``forward(ctx, *args)`` (tensors arrive as :class:`Tensor`; return
+    Tensors or raw device Arrays) and ``backward(ctx, *grads)`` returning one gradient per
+    forward argument (None where there is none). ``backward`` should use differentiable Tensor
+    ops so that ``create_graph=True`` can differentiate it again. Call ``Fn.apply(...)``.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, *grads: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        record = STATE.enabled and any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx = Context()
+        if record:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            with no_grad():
+                raw = cls.forward(ctx, *args, **kwargs)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+            if STATE.enabled:
+                with no_grad():
+                    raw = cls.forward(ctx, *args, **kwargs)
+            else:
+                raw = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(raw, tuple)
+        outs = (raw,) if single else raw
+        tensors = tuple(o if isinstance(o, Tensor) or o is None else
+                        (Tensor(o) if isinstance(o, Array) else o) for o in outs)
+        if record:
+            edges: list = []
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    edges.append((a, None) if a.grad_fn is None else (a.grad_fn, a._output_nr))
+                else:
+                    edges.append(None)
+            meta = [(t.shape, t.dtype, t.device) if isinstance(t, Tensor) else None
+                    for t in tensors]
+            node = Node(cls, ctx, edges, len(tensors), meta)
+            if STATE.anomaly:
+                node.created_at = traceback.format_stack()[:-1]
+            nondiff = {id(t) for t in getattr(ctx, "non_differentiable", ())}
+            for i, t in enumerate(tensors):
+                if isinstance(t, Tensor) and t.dtype.is_floating_point and id(t) not in nondiff:
+                    if t.grad_fn is not None or t.requires_grad:
+                        # forward returned an input (or a tensor with history): wrap as a new
+                        # tensor sharing storage, so the input's own history is untouched
+                        t = Tensor(t._data)
+                        tensors = tensors[:i] + (t,) + tensors[i + 1:]
+                    t.requires_grad = True
+                    t.grad_fn = node
+                    t._output_nr = i
+        if STATE.anomaly:
+            from clt.autograd.anomaly import check_outputs
+
+            check_outputs(cls.__name__, tensors)
+        return tensors[0] if single else tensors
+
+
+def edges_of(args: Sequence[Any]) -> list:
+    return [((a, None) if a.grad_fn is None else (a.grad_fn, a._output_nr))
+            if isinstance(a, Tensor) and a.requires_grad else None for a in args]
