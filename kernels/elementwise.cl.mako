@@ -46,7 +46,7 @@ ${c.prelude(dts)}
 ${helpers()}
 typedef ${in_compute[0] if in_compute else scalar_ctype} T;
 % for t in sorted(set(in_compute)):
-% if t in ("char", "uchar", "short", "int", "long"):
+% if t in ("char", "uchar", "short", "int", "long") and "clt_ipow_" + t in expr:
 ${ipow("clt_ipow_" + t, t)}
 % endif
 % endfor

@@ -12,3 +12,58 @@ __all__ = ["Context", "Function", "FunctionCtx", "GradcheckError", "Node", "back
            "detect_anomaly", "enable_grad", "grad", "gradcheck", "gradgradcheck",
            "inference_mode", "is_anomaly_enabled", "is_grad_enabled", "no_grad",
            "set_detect_anomaly", "set_grad_enabled"]
+
+
+def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves."""
+    backward(self, gradient, retain_graph, create_graph, inputs)
+
+
+def _register_hook(self, hook):
+    """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is None:
+        self._hooks = (self._hooks or []) + [hook]
+        hooks, entry = self._hooks, hook
+    else:
+        node = self.grad_fn
+        node.out_hooks = node.out_hooks or {}
+        hooks = node.out_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        entry = hook
+    return _RemovableHandle(hooks, entry)
+
+
+class _RemovableHandle:
+    def __init__(self, hooks, entry):
+        self._hooks, self._entry = hooks, entry
+
+    def remove(self):
+        if self._entry in self._hooks:
+            self._hooks.remove(self._entry)
+
+
+def _retain_grad(self):
+    """Keep ``.grad`` for this non-leaf tensor after backward."""
+    import weakref
+
+    if not self.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if self.grad_fn is None:
+        return
+    self._retains_grad = True
+    node = self.grad_fn
+    node.retain = node.retain or {}
+    node.retain[self._output_nr] = weakref.ref(self)
+
+
+def _attach():
+    from clt.tensor import Tensor
+
+    Tensor.backward = _tensor_backward
+    Tensor.register_hook = _register_hook
+    Tensor.retain_grad = _retain_grad
+
+
+_attach()

@@ -18,7 +18,7 @@ def from_numpy(device: Device, host: np.ndarray, dtype: DType | None = None,
     """
     dtype = D.as_dtype(host.dtype if dtype is None else dtype)
     D.check_device_dtype(dtype, device)
-    data = np.ascontiguousarray(host, dtype=dtype.np)
+    data = np.asarray(host, dtype=dtype.np, order="C")
     if not blocking and data is host:
         data = data.copy()
     out = Array.empty(device, data.shape, dtype)
