@@ -1,0 +1,1 @@
+"""Parameter initialisation (``clt.nn.init``); filled in by the nn layers work."""
