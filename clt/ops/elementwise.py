@@ -97,16 +97,19 @@ def launch_map(op: str, expr: str, out: Array, inputs: Sequence[Array],
             launch_map(op, expr, sub_out, sub_in, in_compute, scalars, scalar_dtype)
         return out
     shape8, strides8, chunk, nchunks, nrows, gsize, lsize = geo
-    in_dtypes = tuple(x.dtype.name for x in inputs)
     if in_compute is None:
         in_compute = tuple(x.dtype.compute for x in inputs)
     sdt = scalar_dtype or (D.float32 if not inputs else inputs[0].dtype)
-    scalar_ctype = sdt.compute
-    tags = "".join(d.dtype.tag for d in inputs)
-    kernel = dev.kernels.get(
-        "elementwise.cl.mako", "map", name=f"clt_ew_{op}_{out.dtype.tag}_{tags}".rstrip("_"),
-        out_dtype=out.dtype.name, in_dtypes=in_dtypes, in_compute=tuple(in_compute),
-        scalar_ctype=scalar_ctype, n_scalars=len(scalars), expr=expr, style=caps.style)
+    fast_key = (op, expr, out.dtype, tuple(x.dtype for x in inputs), tuple(in_compute),
+                sdt.compute, len(scalars))
+    kernel = dev.kernels.fast.get(fast_key)
+    if kernel is None:
+        tags = "".join(d.dtype.tag for d in inputs)
+        kernel = dev.kernels.fast[fast_key] = dev.kernels.get(
+            "elementwise.cl.mako", "map", name=f"clt_ew_{op}_{out.dtype.tag}_{tags}".rstrip("_"),
+            out_dtype=out.dtype.name, in_dtypes=tuple(x.dtype.name for x in inputs),
+            in_compute=tuple(in_compute), scalar_ctype=sdt.compute, n_scalars=len(scalars),
+            expr=expr, style=caps.style)
     args: list[Any] = [out.buffer, out.offset, strides8[0]]
     for x, st in zip(inputs, strides8[1:]):
         args += [x.buffer, x.offset, st]
@@ -228,10 +231,13 @@ def _operand_arrays(operands: Sequence[Any]) -> list[Array]:
     return [x for x in operands if isinstance(x, Array)]
 
 
-def _rename(expr: str, names: list[str]) -> str:
+@functools.lru_cache(maxsize=4096)
+def _rename(expr: str, names: tuple[str, ...]) -> str:
     """Rewrite an expression over a, b, c into one over the actual operand names."""
     import re
 
+    if names == ("a", "b", "c")[:len(names)]:
+        return expr
     mapping = dict(zip("abc", names))
     return re.sub(r"\b([abc])\b", lambda m: mapping.get(m.group(1), m.group(1)), expr)
 
@@ -272,7 +278,7 @@ def map_op(op: str, exprs: tuple[str | None, str | None] | str, operands: Sequen
         else:
             names.append(f"s{len(scalars)}")
             scalars.append(_scalar(x, compute))
-    expr = _rename(expr, names)
+    expr = _rename(expr, tuple(names))
     in_compute = tuple(compute.compute for _ in arrays)
     return launch_map(op, expr, out, arrays, in_compute, scalars, compute)
 
