@@ -791,3 +791,57 @@ tensor_method("short")(lambda self: to_dtype(self, D.int16))
 tensor_method("char")(lambda self: to_dtype(self, D.int8))
 tensor_method("byte")(lambda self: to_dtype(self, D.uint8))
 tensor_method("bool")(lambda self: to_dtype(self, D.bool_))
+
+
+# -----------------------------------------------------------------------------------------------
+# fused three-input ops
+
+class _AddCMul(Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, t1: Tensor, t2: Tensor, value: float) -> Array:
+        ctx.save_for_backward(t1, t2)
+        ctx.value, ctx.shapes = value, (x, t1, t2)
+        res = D.result_type(x, t1, t2)
+        return ew.map_op("addcmul", "a + s0 * b * c", [x._data, t1._data, t2._data, value],
+                         res, res)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple:
+        t1, t2 = ctx.saved_tensors
+        x = ctx.shapes[0]
+        return (reduce_grad(g, x), reduce_grad(g * t2 * ctx.value, t1),
+                reduce_grad(g * t1 * ctx.value, t2), None)
+
+
+class _AddCDiv(Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, t1: Tensor, t2: Tensor, value: float) -> Array:
+        ctx.save_for_backward(t1, t2)
+        ctx.value, ctx.x = value, x
+        res = D.result_type(x, t1, t2)
+        return ew.map_op("addcdiv", "a + s0 * b / c", [x._data, t1._data, t2._data, value],
+                         res, res)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple:
+        t1, t2 = ctx.saved_tensors
+        return (reduce_grad(g, ctx.x), reduce_grad(g * ctx.value / t2, t1),
+                reduce_grad(-g * t1 * ctx.value / (t2 * t2), t2), None)
+
+
+@tensor_method("addcmul")
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` in one kernel."""
+    same_device("addcmul", input, tensor1, tensor2)
+    return _AddCMul.apply(input, tensor1, tensor2, value)
+
+
+@tensor_method("addcdiv")
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` in one kernel."""
+    same_device("addcdiv", input, tensor1, tensor2)
+    return _AddCDiv.apply(input, tensor1, tensor2, value)
+
+
+tensor_method("addcmul_")(_inplace(addcmul, "addcmul_"))
+tensor_method("addcdiv_")(_inplace(addcdiv, "addcdiv_"))
