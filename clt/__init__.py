@@ -60,6 +60,9 @@ for _family in ("clt.functions.reduce", "clt.functions.linalg", "clt.functions.i
     _optional(_family)
 
 
+from clt.serialization import load, save  # noqa: E402
+
+
 def memory_allocated(device: object = None) -> int:
     """Bytes of device memory in use by tensors on ``device`` (default device)."""
     return globals()["device"](device).memory_allocated()
