@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import clt.backend as B
-from clt import dtypes as D
 from clt.errors import DeviceError, DTypeError, ShapeError
 from clt.ops import matmul as mm
 from clt.ops.array import Array
@@ -114,7 +113,8 @@ def test_batched_permuted_views(device, rng):
     da = view(up(device, a), (4, 3, 2, 6, 5), (2 * 30, 4 * 2 * 30, 30, 5, 1))
     db = up(device, b)
     db_b = view(db, (1, 3, 1, 5, 7), (0, 7, 0, 21, 1))
-    close(mm.matmul(da, db_b), np.matmul(a.transpose(1, 0, 2, 3, 4), b.transpose(1, 0, 2)[None, :, None]))
+    want = np.matmul(a.transpose(1, 0, 2, 3, 4), b.transpose(1, 0, 2)[None, :, None])
+    close(mm.matmul(da, db_b), want)
 
 
 def test_bmm_and_baddbmm(device, rng):
@@ -232,7 +232,9 @@ def test_dtypes(device, rng, dtype):
     acc = np.float64 if dtype.startswith("float") else dtype
     want = a.astype(acc) @ b.astype(acc)
     close(mm.gemm(up(device, a), up(device, b)), want.astype(dtype), dtype)
-    close(mm.matmul(up(device, a), up(device, b[:, 0].copy())), (a.astype(acc) @ b[:, 0].astype(acc)).astype(dtype), dtype)
+    col = b[:, 0].copy()
+    want_v = (a.astype(acc) @ col.astype(acc)).astype(dtype)
+    close(mm.matmul(up(device, a), up(device, col)), want_v, dtype)
     alpha, beta = (2, 3) if dtype.startswith("int") else (0.5, 2.0)
     close(mm.addmm(up(device, c), T(up(device, a.T)), up(device, b), beta=beta, alpha=alpha),
           (beta * c.astype(acc) + alpha * want).astype(dtype), dtype)
@@ -278,8 +280,8 @@ def test_shape_errors_name_both_shapes(device):
     with pytest.raises(ShapeError, match="out has shape"):
         mm.mm(a, T(a), out=up(device, np.ones((3, 3), np.float32)))
     with pytest.raises(ShapeError, match=r"\(5x3 and 2x4\)"):
-        mm.linear(up(device, np.ones((5, 3), np.float32)), up(device, np.ones((4, 2),
-                                                                            np.float32)))
+        mm.linear(up(device, np.ones((5, 3), np.float32)),
+                  up(device, np.ones((4, 2), np.float32)))
 
 
 def test_dtype_errors(device):

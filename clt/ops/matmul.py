@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -529,8 +528,8 @@ def matmul(a: Array, b: Array, out: Array | None = None) -> Array:
         raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be "
                          "broadcast") from None
     full = batch + (a2.shape[-2], b2.shape[-1])
-    final = batch + (() if a.ndim == 1 else (a2.shape[-2],)) + (() if b.ndim == 1
-                                                                 else (b2.shape[-1],))
+    final = (batch + (() if a.ndim == 1 else (a2.shape[-2],))
+             + (() if b.ndim == 1 else (b2.shape[-1],)))
     if out is not None:
         dev = _check_device("matmul", a, b, out)
         _check_out("matmul", out, final, _check_dtypes("matmul", a, b), dev)
@@ -642,7 +641,7 @@ def linear(x: Array, weight: Array, bias: Array | None = None, out: Array | None
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-def _parse_einsum(equation: str, operands: Sequence[Array]) -> tuple[list[str], str]:
+def parse_einsum(equation: str, operands: Sequence[Array]) -> tuple[list[str], str]:
     """Subscripts per operand and for the output, with ``...`` replaced by fresh letters."""
     eq = equation.replace(" ", "")
     lhs, arrow, rhs = eq.partition("->")
@@ -768,7 +767,7 @@ def einsum(equation: str, *operands: Array) -> Array:
         operands = tuple(operands[0])
     if not operands:
         raise ValueError("einsum(): must provide at least one operand")
-    terms, out = _parse_einsum(equation, operands)
+    terms, out = parse_einsum(equation, operands)
     _check_device("einsum", *operands)
     sizes: dict[str, int] = {}
     for t, x in zip(terms, operands):
