@@ -45,3 +45,13 @@ def rng():
 def skip_if_no_fp64(device, dtype) -> None:
     if np.dtype(getattr(dtype, "np", dtype)) == np.float64 and not device.supports_fp64:
         pytest.skip(f"{device} lacks fp64")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Report how many OpenCL programs this run built (cold-cache cost) and how many came from
+    the disk cache."""
+    from clt.backend.program import STATS
+
+    terminalreporter.write_line(
+        f"clt kernels: {STATS.programs_built} programs built, {STATS.disk_hits} loaded from the "
+        f"disk cache, {STATS.build_seconds:.1f} s spent building")
