@@ -62,6 +62,7 @@ for _family in ("clt.functions.reduce", "clt.functions.linalg", "clt.functions.i
 
 from clt.serialization import load, save  # noqa: E402
 from clt import profiler  # noqa: E402,F401
+from clt.utils.summary import summary  # noqa: E402
 
 
 def memory_allocated(device: object = None) -> int:
