@@ -54,6 +54,15 @@ def _apply_hooks(hooks: list | None, g: Tensor) -> Tensor:
     return g
 
 
+_FINAL_CALLBACKS: list = []
+
+
+def queue_callback(fn: Any) -> None:
+    """Run ``fn()`` once when the current (or next) backward pass finishes (as PyTorch's
+    ``Variable._execution_engine.queue_callback``; used by distributed gradient sync)."""
+    _FINAL_CALLBACKS.append(fn)
+
+
 def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Tensor | None],
                  retain_graph: bool, create_graph: bool,
                  capture: dict | None = None) -> dict:
@@ -124,6 +133,8 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Tensor | None],
                 deps[target] -= 1
                 if deps[target] == 0:
                     heapq.heappush(heap, (-target.seq, target))
+    while _FINAL_CALLBACKS:
+        _FINAL_CALLBACKS.pop(0)()
     return capture if capture is not None else {}
 
 
