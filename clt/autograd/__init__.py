@@ -59,8 +59,10 @@ def _retain_grad(self):
 
 
 def _attach():
+    from clt.autograd.engine import register_post_accumulate_grad_hook
     from clt.tensor import Tensor
 
+    Tensor.register_post_accumulate_grad_hook = register_post_accumulate_grad_hook
     Tensor.backward = _tensor_backward
     Tensor.register_hook = _register_hook
     Tensor.retain_grad = _retain_grad

@@ -55,6 +55,26 @@ def _apply_hooks(hooks: list | None, g: Tensor) -> Tensor:
 
 
 _FINAL_CALLBACKS: list = []
+_POST_HOOKS: dict[int, tuple] = {}     # id(leaf) -> (weakref to leaf, [hook(leaf)])
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook: Any) -> Any:
+    """Call ``hook(t)`` after ``t.grad`` has been accumulated in each backward (leaves only)."""
+    import weakref
+
+    if t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    key = id(t)
+    entry = _POST_HOOKS.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = _POST_HOOKS[key] = (weakref.ref(t, lambda _: _POST_HOOKS.pop(key, None)), [])
+    entry[1].append(hook)
+
+    class _Handle:
+        def remove(self) -> None:
+            if hook in entry[1]:
+                entry[1].remove(hook)
+    return _Handle()
 
 
 def queue_callback(fn: Any) -> None:
@@ -186,6 +206,10 @@ def _deliver_leaf(t: Tensor, g: Tensor, capture: dict | None, create_graph: bool
     else:
         t.grad = _accumulate(t.grad, g) if create_graph else Tensor(
             ew.binary("add", t.grad._data, g._data))
+    post = _POST_HOOKS.get(id(t))
+    if post:
+        for hook in list(post[1]):
+            hook(t)
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,

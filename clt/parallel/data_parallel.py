@@ -1,0 +1,335 @@
+"""Data parallelism over several OpenCL devices in one process.
+
+``DataParallel(module, devices)`` keeps the module (the master copy) on ``devices[0]`` and a
+replica on every other device. Each forward:
+
+1. broadcasts the master's parameters to the replicas as ONE packed transfer per device and
+   dtype (a differentiable op: in backward, the replicas' gradients come back to the master the
+   same way, packed, and are summed into the master's ``.grad`` -- the all-reduce);
+2. splits the batch along ``dim`` in shares proportional to each device's measured speed;
+3. runs every replica's forward; the host only enqueues, so the devices compute concurrently;
+4. gathers the outputs on ``output_device`` (differentiable).
+
+The optimizer steps the master's parameters only; the next forward broadcasts them, so replicas
+are always identical to the master. Buffers (BatchNorm running statistics) are broadcast from the
+master each forward and updates made by replicas are discarded: the master's statistics come from
+its own shard, exactly as PyTorch's ``nn.DataParallel``. Devices that share a context copy
+device-to-device; others stage through the host.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+import pyopencl as cl
+
+from clt.autograd.function import Function
+from clt.backend.device import Device, device as select
+from clt.nn.module import Module
+from clt.ops import elementwise as ew
+from clt.ops.array import Array
+from clt.ops.transfer import to_numpy
+from clt.tensor import Tensor
+
+
+def _pack(arrays: Sequence[Array], device: Device) -> Array:
+    """Copy arrays (same dtype, one device) into one flat buffer: one kernel each, no sync."""
+    total = sum(a.numel for a in arrays)
+    flat = Array.empty(device, (total,), arrays[0].dtype)
+    off = 0
+    for a in arrays:
+        n = a.numel
+        if n:
+            ew.copy_(flat.view(a.shape, _contig(a.shape), off), a)
+        off += n
+    return flat
+
+
+def _contig(shape: tuple) -> tuple:
+    from clt.ops.shapes import contiguous_strides
+
+    return contiguous_strides(shape)
+
+
+def _unpack(flat: Array, shapes: Sequence[tuple]) -> list[Array]:
+    out, off = [], 0
+    for shape in shapes:
+        n = int(np.prod(shape)) if shape else 1
+        out.append(flat.view(shape, _contig(shape), off))
+        off += n
+    return out
+
+
+def transfer_flat(flat: Array, dst: Device) -> Array:
+    """Move a flat array to ``dst``: device-to-device within a context, else via the host."""
+    src = flat.device
+    if dst is src:
+        return flat
+    out = Array.empty(dst, flat.shape, flat.dtype)
+    if src.context == dst.context:
+        src.synchronize()
+        cl.enqueue_copy(dst.queue, out.buffer, flat.buffer, byte_count=flat.nbytes)
+        return out
+    host = to_numpy(flat)                       # waits for src's queue
+    dst.upload(out.buffer, host, blocking=False)
+    out.storage.pending = host
+    return out
+
+
+def _grouped(arrays: Sequence[Array]) -> dict[Any, list[int]]:
+    groups: dict[Any, list[int]] = OrderedDict()
+    for i, a in enumerate(arrays):
+        groups.setdefault(a.dtype, []).append(i)
+    return groups
+
+
+def broadcast_arrays(arrays: Sequence[Array], dst: Device) -> list[Array]:
+    """Copies of ``arrays`` on ``dst``, one packed transfer per dtype."""
+    out: list[Array | None] = [None] * len(arrays)
+    for _, idx in _grouped(arrays).items():
+        flat = transfer_flat(_pack([arrays[i] for i in idx], arrays[idx[0]].device), dst)
+        for i, a in zip(idx, _unpack(flat, [arrays[i].shape for i in idx])):
+            out[i] = a
+    return out   # type: ignore[return-value]
+
+
+class _Broadcast(Function):
+    """Master parameters -> replica tensors; backward sums replica gradients into the master."""
+
+    @staticmethod
+    def forward(ctx, dst: Device, timer: Any, *params: Tensor) -> tuple:
+        ctx.src, ctx.dst, ctx.timer = params[0].device, dst, timer
+        return tuple(broadcast_arrays([p._data for p in params], dst))
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor) -> tuple:
+        if ctx.timer is not None:
+            ctx.timer.mark_end(ctx.dst)
+        moved = broadcast_arrays([g._data for g in grads], ctx.src)
+        return (None, None) + tuple(Tensor(m) for m in moved)
+
+
+class Balancer:
+    """Batch shares per device, proportional to each device's measured speed.
+
+    Device time comes from OpenCL profiling markers: a marker when a device's forward starts and
+    one when its backward ends, so host waits don't distort the measurement.
+    """
+
+    def __init__(self, devices: Sequence[Device], shares: Sequence[float] | None = None,
+                 every: int = 10, smoothing: float = 0.5) -> None:
+        self.devices = list(devices)
+        n = len(self.devices)
+        self.fixed = shares is not None
+        s = np.asarray(shares if shares is not None else [1.0] * n, dtype=np.float64)
+        if len(s) != n or (s <= 0).any():
+            raise ValueError(f"shares must be {n} positive numbers, got {list(s)}")
+        self.shares = s / s.sum()
+        self.every, self.smoothing = every, smoothing
+        self.step = 0
+        self._marks: dict[Device, list] = {}
+        self._sizes: list[int] = []
+        self.last_split: list[int] = []
+        self.device_times: list[float] = []
+
+    def split(self, n: int) -> list[int]:
+        k = len(self.devices)
+        if n < k:
+            sizes = [1] * n + [0] * (k - n)
+        else:
+            raw = self.shares * n
+            sizes = np.maximum(np.floor(raw).astype(int), 1)
+            while sizes.sum() < n:
+                sizes[int(np.argmax(raw - sizes))] += 1
+            while sizes.sum() > n:
+                sizes[int(np.argmax(sizes))] -= 1
+            sizes = sizes.tolist()
+        self.last_split = sizes
+        return sizes
+
+    @property
+    def measuring(self) -> bool:
+        return not self.fixed and self.step % self.every == 0
+
+    def mark_start(self, dev: Device) -> None:
+        if self.measuring:
+            self._marks[dev] = [cl.enqueue_marker(dev.queue), None]
+
+    def mark_end(self, dev: Device) -> None:
+        if dev in self._marks and self._marks[dev][1] is None:
+            self._marks[dev][1] = cl.enqueue_marker(dev.queue)
+
+    def update(self) -> None:
+        """Fold in the last measured step (called at the next forward)."""
+        if len(self._marks) == len(self.devices) and all(m[1] is not None for m in
+                                                         self._marks.values()):
+            times = []
+            for dev in self.devices:
+                start, end = self._marks[dev]
+                end.wait()
+                times.append(max((end.profile.end - start.profile.start) * 1e-9, 1e-9))
+            self.device_times = times
+            sizes = np.maximum(np.asarray(self._sizes, dtype=np.float64), 1)
+            speed = sizes / np.asarray(times)
+            target = speed / speed.sum()
+            self.shares = (1 - self.smoothing) * self.shares + self.smoothing * target
+            self.shares /= self.shares.sum()
+        self._marks = {}
+        self.step += 1
+
+
+def replicate(module: Module, device: Device) -> Module:
+    """A structural copy of ``module`` whose parameters/buffers will be set per forward."""
+    memo: dict[int, Module] = {}
+
+    def clone(m: Module) -> Module:
+        if id(m) in memo:
+            return memo[id(m)]
+        new = copy.copy(m)
+        memo[id(m)] = new
+        object.__setattr__(new, "_parameters", OrderedDict((k, None) for k in m._parameters))
+        object.__setattr__(new, "_buffers", OrderedDict((k, None) for k in m._buffers))
+        object.__setattr__(new, "_modules", OrderedDict(
+            (k, clone(c) if c is not None else None) for k, c in m._modules.items()))
+        return new
+
+    return clone(module)
+
+
+class DataParallel(Module):
+    """Split each batch across ``devices`` and run one replica of ``module`` per device.
+
+    Args:
+        module: the model; it is moved to ``devices[0]`` (its parameters are the master copy).
+        devices: Devices or selectors (default: every device).
+        output_device: where outputs are gathered (default ``devices[0]``).
+        dim: the batch dim to split.
+        shares: fixed relative batch shares per device; default: measured and re-balanced
+            every ``rebalance_every`` steps.
+
+    Attributes:
+        balancer.last_split: the batch sizes of the last forward; ``balancer.shares`` the shares.
+    """
+
+    def __init__(self, module: Module, devices: Sequence[Any] | None = None,
+                 output_device: Any = None, dim: int = 0, shares: Sequence[float] | None = None,
+                 rebalance_every: int = 10) -> None:
+        super().__init__()
+        from clt.backend.device import devices as all_devices
+
+        devs = [select(d) for d in devices] if devices is not None else all_devices()
+        if not devs:
+            raise ValueError("DataParallel needs at least one device")
+        if len({id(d) for d in devs}) != len(devs):
+            raise ValueError(f"DataParallel: devices repeat: {[d.id for d in devs]}")
+        self.device_list = devs
+        self.output_device = select(output_device) if output_device is not None else devs[0]
+        self.dim = dim
+        module.to(devs[0])
+        self.module = module
+        object.__setattr__(self, "_replicas", [replicate(module, d) for d in devs[1:]])
+        for d in devs:
+            d.set_profiling(True)      # the balancer reads device time from markers
+        object.__setattr__(self, "balancer", Balancer(devs, shares, rebalance_every))
+
+    def _sync_replica(self, replica: Module, dev: Device) -> None:
+        names = [(m, k) for _, m in self.module.named_modules() for k, p in m._parameters.items()
+                 if p is not None]
+        rep_mods = dict(zip([id(m) for _, m in self.module.named_modules()],
+                            [m for _, m in replica.named_modules()]))
+        params = [m._parameters[k] for m, k in names]
+        if params:
+            copies = _Broadcast.apply(dev, self.balancer, *params)
+            copies = copies if isinstance(copies, tuple) else (copies,)
+            for (m, k), t in zip(names, copies):
+                rep_mods[id(m)]._parameters[k] = t
+        bufs = [(m, k) for _, m in self.module.named_modules() for k, b in m._buffers.items()
+                if b is not None]
+        if bufs:
+            moved = broadcast_arrays([m._buffers[k]._data for m, k in bufs], dev)
+            for (m, k), a in zip(bufs, moved):
+                rep_mods[id(m)]._buffers[k] = Tensor(a)
+        for (_, m), (_, r) in zip(self.module.named_modules(), replica.named_modules()):
+            object.__setattr__(r, "training", m.training)
+
+    def forward(self, *inputs: Any) -> Any:
+        if len(self.device_list) == 1:
+            return self.module(*inputs)
+        self.balancer.update()
+        x0 = inputs[0]
+        n = x0.shape[self.dim]
+        sizes = self.balancer.split(n)
+        self.balancer._sizes = sizes
+        outs = []
+        start = 0
+        for i, (dev, size) in enumerate(zip(self.device_list, sizes)):
+            if size == 0:
+                continue
+            self.balancer.mark_start(dev)
+            chunk = [t.narrow(self.dim, start, size) if isinstance(t, Tensor) else t
+                     for t in inputs]
+            start += size
+            if i == 0:
+                out = self.module(*chunk)
+            else:
+                replica = self._replicas[i - 1]
+                self._sync_replica(replica, dev)
+                out = replica(*[c.to(dev) if isinstance(c, Tensor) else c for c in chunk])
+            outs.append(out)
+        if self.balancer.measuring:
+            # device 0 has no broadcast node; mark its end when this step's backward finishes
+            from clt.autograd.engine import queue_callback
+
+            dev0 = self.device_list[0]
+            queue_callback(lambda: self.balancer.mark_end(dev0))
+        return gather(outs, self.output_device, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"devices={[d.id for d in self.device_list]}, dim={self.dim}"
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.load_state_dict(*args, **kwargs)
+
+    def parameters(self, recurse: bool = True) -> Any:
+        return self.module.parameters(recurse)
+
+    def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.named_parameters(*args, **kwargs)
+
+
+def gather(outputs: Sequence[Any], device: Device, dim: int = 0) -> Any:
+    """Concatenate per-device outputs on ``device`` (tensors, or tuples/dicts of them)."""
+    import clt
+
+    first = outputs[0]
+    if isinstance(first, Tensor):
+        moved = [o.to(device) for o in outputs]
+        return clt.cat(moved, dim) if len(moved) > 1 else moved[0]
+    if isinstance(first, (tuple, list)):
+        return type(first)(gather([o[i] for o in outputs], device, dim) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: gather([o[k] for o in outputs], device, dim) for k in first}
+    raise TypeError(f"DataParallel can't gather outputs of type {type(first).__name__}")
+
+
+def scatter(x: Tensor, devices: Sequence[Any], dim: int = 0,
+            sizes: Sequence[int] | None = None) -> list[Tensor]:
+    """Split ``x`` along ``dim`` and move the pieces to ``devices``."""
+    devs = [select(d) for d in devices]
+    n = x.shape[dim]
+    if sizes is None:
+        base, extra = divmod(n, len(devs))
+        sizes = [base + (i < extra) for i in range(len(devs))]
+    if sum(sizes) != n:
+        raise ValueError(f"scatter sizes {list(sizes)} don't add up to {n}")
+    out, start = [], 0
+    for d, s in zip(devs, sizes):
+        out.append(x.narrow(dim, start, s).to(d))
+        start += s
+    return out
