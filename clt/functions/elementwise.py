@@ -207,7 +207,17 @@ _BINARY_FNS = {op: _binary_class(op) for op in (
     "hypot", "xlogy")}
 
 
+_SCALARS = (int, float, bool)
+
+
 def _binary(op: str, a: Any, b: Any, out: Tensor | None = None, alpha: Any = 1) -> Tensor:
+    # hot path: no autograd, no out=, no alpha (devices are checked by the ops layer's key)
+    if out is None and alpha == 1:
+        ta, tb = a.__class__ is Tensor, b.__class__ is Tensor
+        if (ta or b.__class__ in _SCALARS) and (tb or a.__class__ in _SCALARS) and not (
+                STATE.enabled and ((ta and a.requires_grad) or (tb and b.requires_grad))):
+            if not (ta and tb) or a._data.storage.device is b._data.storage.device:
+                return Tensor(ew.binary(op, a._data if ta else a, b._data if tb else b))
     a, b = scalar_or_tensor(a, op), scalar_or_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor argument")
@@ -441,6 +451,8 @@ _UNARY_FNS = {op: type("".join(p.capitalize() for p in op.split("_")), (_UnaryFn
 
 
 def _unary(op: str, x: Tensor, out: Tensor | None = None) -> Tensor:
+    if out is None and x.__class__ is Tensor and not (STATE.enabled and x.requires_grad):
+        return Tensor(ew.unary(op, x._data))
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
     if out is not None:

@@ -70,6 +70,56 @@ def _geometry(shape: tuple[int, ...], stride_sets: tuple[tuple[int, ...], ...], 
     return (_ulong8(shape8), [_long8(st) for st in strides8], chunk, nchunks, nrows, gsize, lsize)
 
 
+class Plan:
+    """Everything about a map launch that depends only on dtypes, shapes and strides.
+
+    Eager loops repeat the same shapes, so plans are cached per device and a repeated op pays
+    only for the allocation, the argument list and the enqueue.
+    """
+
+    __slots__ = ("device", "kernel", "gsize", "lsize", "out_st", "in_st", "tail")
+
+    def __init__(self, device: Device, kernel: Any, gsize: tuple, lsize: Any, out_st: Any,
+                 in_st: list, tail: tuple) -> None:
+        self.device, self.kernel, self.gsize, self.lsize = device, kernel, gsize, lsize
+        self.out_st, self.in_st, self.tail = out_st, in_st, tail
+
+    def run(self, out: Array, inputs: Sequence[Array], scalars: Sequence[Any]) -> Array:
+        args: list[Any] = [out.storage.buffer, out.offset, self.out_st]
+        for x, st in zip(inputs, self.in_st):
+            args += (x.storage.buffer, x.offset, st)
+        args += scalars
+        args += self.tail
+        self.device.launch(self.kernel, self.gsize, self.lsize, *args)
+        return out
+
+
+def _plan(op: str, expr: str, out: Array, inputs: Sequence[Array], in_compute: tuple,
+          n_scalars: int, sdt: DType) -> Plan | None:
+    dev = out.device
+    shape = out.shape
+    stride_sets = [out.strides]
+    for x in inputs:
+        stride_sets.append(shapes.broadcast_strides(x.shape, x.strides, shape))
+    caps = dev.caps
+    geo = _geometry(shape, tuple(stride_sets), caps.style, caps.ew_chunk, dev.info.compute_units)
+    if geo is None:
+        return None
+    shape8, strides8, chunk, nchunks, nrows, gsize, lsize = geo
+    fast_key = (op, expr, out.dtype, tuple(x.dtype for x in inputs), in_compute,
+                sdt.compute, n_scalars)
+    kernel = dev.kernels.fast.get(fast_key)
+    if kernel is None:
+        tags = "".join(d.dtype.tag for d in inputs)
+        kernel = dev.kernels.fast[fast_key] = dev.kernels.get(
+            "elementwise.cl.mako", "map", name=f"clt_ew_{op}_{out.dtype.tag}_{tags}".rstrip("_"),
+            out_dtype=out.dtype.name, in_dtypes=tuple(x.dtype.name for x in inputs),
+            in_compute=in_compute, scalar_ctype=sdt.compute, n_scalars=n_scalars,
+            expr=expr, style=caps.style)
+    return Plan(dev, kernel, (gsize,), lsize, strides8[0], strides8[1:],
+                (shape8, chunk, nchunks, nrows))
+
+
 def launch_map(op: str, expr: str, out: Array, inputs: Sequence[Array],
                in_compute: Sequence[str] | None = None, scalars: Sequence[Any] = (),
                scalar_dtype: DType | None = None) -> Array:
@@ -78,45 +128,34 @@ def launch_map(op: str, expr: str, out: Array, inputs: Sequence[Array],
     ``in_compute`` gives the C type each input is converted to (default: its compute type);
     ``scalars`` become kernel arguments ``s0, s1, ...`` of ``scalar_dtype``'s compute type.
     """
-    dev = out.device
     if out.numel == 0:
         return out
-    shape = out.shape
-    stride_sets = [out.strides]
-    for x in inputs:
-        stride_sets.append(shapes.broadcast_strides(x.shape, x.strides, shape))
-    caps = dev.caps
-    geo = _geometry(shape, tuple(stride_sets), caps.style, caps.ew_chunk, dev.info.compute_units)
-    if geo is None:   # more than 8 dims that do not merge: split the leading dim and recurse
-        for i in range(shape[0]):
-            sub_out = out.view(shape[1:], out.strides[1:], out.offset + i * out.strides[0])
-            sub_in = []
-            for x, st in zip(inputs, stride_sets[1:]):
-                bst = st
-                sub_in.append(x.view(shape[1:], bst[1:], x.offset + i * bst[0]))
-            launch_map(op, expr, sub_out, sub_in, in_compute, scalars, scalar_dtype)
-        return out
-    shape8, strides8, chunk, nchunks, nrows, gsize, lsize = geo
-    if in_compute is None:
-        in_compute = tuple(x.dtype.compute for x in inputs)
+    dev = out.storage.device
+    in_compute = tuple(x.dtype.compute for x in inputs) if in_compute is None else \
+        tuple(in_compute)
     sdt = scalar_dtype or (D.float32 if not inputs else inputs[0].dtype)
-    fast_key = (op, expr, out.dtype, tuple(x.dtype for x in inputs), tuple(in_compute),
-                sdt.compute, len(scalars))
-    kernel = dev.kernels.fast.get(fast_key)
-    if kernel is None:
-        tags = "".join(d.dtype.tag for d in inputs)
-        kernel = dev.kernels.fast[fast_key] = dev.kernels.get(
-            "elementwise.cl.mako", "map", name=f"clt_ew_{op}_{out.dtype.tag}_{tags}".rstrip("_"),
-            out_dtype=out.dtype.name, in_dtypes=tuple(x.dtype.name for x in inputs),
-            in_compute=tuple(in_compute), scalar_ctype=sdt.compute, n_scalars=len(scalars),
-            expr=expr, style=caps.style)
-    args: list[Any] = [out.buffer, out.offset, strides8[0]]
-    for x, st in zip(inputs, strides8[1:]):
-        args += [x.buffer, x.offset, st]
-    args += list(scalars)
-    args += [shape8, chunk, nchunks, nrows]
-    dev.launch(kernel, (gsize,), lsize, *args)
-    return out
+    key = (op, expr, out.dtype, out.shape, out.strides, in_compute, sdt, len(scalars),
+           tuple((x.dtype, x.shape, x.strides) for x in inputs))
+    plans = dev.kernels.plans
+    plan = plans.get(key)
+    if plan is None:
+        plan = _plan(op, expr, out, inputs, in_compute, len(scalars), sdt)
+        if plan is None:   # more than 8 dims that do not merge: split the leading dim
+            shape = out.shape
+            for i in range(shape[0]):
+                sub_out = out.view(shape[1:], out.strides[1:], out.offset + i * out.strides[0])
+                sub_in = []
+                for x in inputs:
+                    st = shapes.broadcast_strides(x.shape, x.strides, shape)
+                    sub_in.append(x.view(shape[1:], st[1:], x.offset + i * st[0]))
+                launch_map(op, expr, sub_out, sub_in, in_compute, scalars, scalar_dtype)
+            return out
+        if len(plans) > 20000:      # bound the memo for programs with endlessly new shapes
+            plans.clear()
+        plans[key] = plan
+    _LAST_PLAN_KEY[:] = [key]
+    _LAUNCHES[0] += 1
+    return plan.run(out, inputs, scalars)
 
 
 def empty_like_shape(device: Device, shape: Sequence[int], dtype: DType) -> Array:
@@ -283,8 +322,63 @@ def map_op(op: str, exprs: tuple[str | None, str | None] | str, operands: Sequen
     return launch_map(op, expr, out, arrays, in_compute, scalars, compute)
 
 
+# (op, device, operand descriptors) -> (result dtype, shape, plan, scalar kind): the whole
+# dispatch decision of a repeated unary/binary op, so the hot path skips promotion, broadcasting
+# and expression selection.
+_CALLS: dict[tuple, tuple] = {}
+
+
+def _desc(x: Any) -> Any:
+    # the device is part of the key: a cached plan must never mix buffers of two contexts
+    return (x.storage.device, x.dtype, x.shape, x.strides) if x.__class__ is Array else \
+        x.__class__
+
+
+def _fast(key: tuple, operands: Sequence[Any]) -> Array | None:
+    hit = _CALLS.get(key)
+    if hit is None:
+        return None
+    result, shape, plan, kind = hit
+    arrays, scalars = [], []
+    for x in operands:
+        if x.__class__ is Array:
+            arrays.append(x)
+        else:
+            scalars.append(kind(x))
+    return plan.run(Array.empty(plan.device, shape, result), arrays, scalars)
+
+
+def _remember(key: tuple, out: Array, result: DType, compute: DType, launches: int) -> None:
+    """Cache the decision of a call that ran exactly one kernel (others can't be replayed)."""
+    if _LAUNCHES[0] - launches != 1 or not _LAST_PLAN_KEY:
+        return
+    plan = out.device.kernels.plans.get(_LAST_PLAN_KEY[0])
+    if plan is not None and out.is_contiguous() and out.offset == 0:
+        kind = float if compute.is_floating_point else int
+        if len(_CALLS) > 20000:
+            _CALLS.clear()
+        _CALLS[key] = (result, out.shape, plan, kind)
+
+
+_LAST_PLAN_KEY: list = []
+_LAUNCHES = [0]
+
+
 def unary(op: str, x: Array, out: Array | None = None) -> Array:
     """Apply a named unary op (see UNARY_FLOAT, UNARY_SAME, UNARY_BOOL)."""
+    if out is None:
+        key = (op, x.storage.device, x.dtype, x.shape, x.strides)
+        res = _fast(key, (x,))
+        if res is not None:
+            return res
+        n = _LAUNCHES[0]
+        res = _unary(op, x, None)
+        _remember(key, res, res.dtype, res.dtype, n)
+        return res
+    return _unary(op, x, out)
+
+
+def _unary(op: str, x: Array, out: Array | None = None) -> Array:
     if op in UNARY_FLOAT:
         res = _float_result(x.dtype)
         return map_op(op, UNARY_FLOAT[op], [x], res, res, out)
@@ -300,6 +394,28 @@ def unary(op: str, x: Array, out: Array | None = None) -> Array:
 
 def binary(op: str, a: Any, b: Any, out: Array | None = None) -> Array:
     """Apply a named binary op with PyTorch type promotion; either side may be a scalar."""
+    if out is None:
+        key = (op, _desc(a), _desc(b))
+        hit = _CALLS.get(key)
+        if hit is not None:
+            return _fast(key, (a, b))
+        n = _LAUNCHES[0]
+        res = _binary(op, a, b, None)
+        _remember(key, res, res.dtype, _compute_of(op, a, b), n)
+        return res
+    return _binary(op, a, b, out)
+
+
+def _compute_of(op: str, a: Any, b: Any) -> DType:
+    res = D.result_type(a, b)
+    if op in BINARY and op in ("floor_divide", "remainder", "pow") and res.is_bool:
+        return D.int64
+    if op in BINARY_FLOAT:
+        return _float_result(res)
+    return res
+
+
+def _binary(op: str, a: Any, b: Any, out: Array | None = None) -> Array:
     res = D.result_type(a, b)
     if op in BINARY:
         if op == "sub" and res.is_bool:
