@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    full = Digits(train=True, test_fraction=0.0 + 1e-9, flat=True)
+    full = Digits(train=None, flat=True)
     data = ArrayDataset(full.data, full.targets)
     device = clt.get_default_device()
 

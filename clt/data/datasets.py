@@ -287,10 +287,11 @@ class NPZDataset(ArrayDataset):
 class Digits(ArrayDataset):
     """scikit-learn's bundled 8x8 handwritten digits (1797 samples, offline).
 
-    Images are float32 (1, 8, 8) scaled to [0, 1]; a seeded split gives train/test.
+    Images are float32 (1, 8, 8) scaled to [0, 1]; a seeded split gives train/test
+    (``train=None``: every sample).
     """
 
-    def __init__(self, train: bool = True, test_fraction: float = 0.2, seed: int = 0,
+    def __init__(self, train: bool | None = True, test_fraction: float = 0.2, seed: int = 0,
                  flat: bool = False, transform: Callable | None = None) -> None:
         try:
             from sklearn.datasets import load_digits
@@ -303,5 +304,5 @@ class Digits(ArrayDataset):
         y = d.target.astype(np.int64)
         perm = np.random.default_rng(seed).permutation(len(x))
         n_test = int(round(len(x) * test_fraction))
-        idx = perm[n_test:] if train else perm[:n_test]
+        idx = perm if train is None else (perm[n_test:] if train else perm[:n_test])
         super().__init__(x[idx], y[idx], transform)
