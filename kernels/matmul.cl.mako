@@ -76,6 +76,7 @@ vstore_half${vw}_rte(${val}, 0, ${ptr});\
 ##
 <%def name="pack(name, src_dtype, dst_dtype)">
 ${c.prelude((src_dtype, dst_dtype))}
+${vtypedefs((src_dtype,), 8)}
 __kernel void ${name}(
     __global ${c.ctype(dst_dtype)} *restrict dst_g, const long dst_bs,
     __global const ${c.ctype(src_dtype)} *restrict src_g, const ulong src_off,
@@ -100,17 +101,41 @@ __kernel void ${name}(
             }
             for (long j = nc; j < P; ++j) d[j] = 0;
         }
-    } else {
-        // column-major source (a transposed view): walk each column down the k range so every
-        // source stream is sequential
-        for (long j = 0; j < nc; ++j) {
-            __global const ${c.ctype(src_dtype)} *s = src + j * s_c;
-            for (long k = k0; k < k1; ++k) {
-                ${c.store(dst_dtype, "dst", "k * P + j", capture(c.load, src_dtype, "s", "k * s_k"))}
+% if capture(c.ctype, src_dtype) == capture(c.ctype, dst_dtype):
+    } else if (s_k == 1) {
+        // columns contiguous (a transposed view): transpose 8 x P blocks, reading each of the
+        // P source columns 8 elements at a time
+        const long kb = k0 + (k1 - k0) / 8 * 8;
+        for (long k = k0; k < kb; k += 8) {
+            __global ${c.ctype(dst_dtype)} *d = dst + k * P;
+            for (long j = 0; j < nc; ++j) {
+                const ${c.ctype(src_dtype)}8 v = *(__global const ${vtype_u(src_dtype, 8)} *)(src + j * s_c + k);
+% for e in range(8):
+                d[${e} * P + j] = v.s${e};
+% endfor
+            }
+            for (long j = nc; j < P; ++j) {
+% for e in range(8):
+                d[${e} * P + j] = 0;
+% endfor
             }
         }
-        for (long j = nc; j < P; ++j) {
-            for (long k = k0; k < k1; ++k) dst[k * P + j] = 0;
+        for (long k = kb; k < k1; ++k) {
+            __global ${c.ctype(dst_dtype)} *d = dst + k * P;
+            for (long j = 0; j < nc; ++j) d[j] = src[j * s_c + k];
+            for (long j = nc; j < P; ++j) d[j] = 0;
+        }
+% endif
+    } else {
+        // strided source (e.g. a transposed view): each row of the panel gathers P elements,
+        // one from each of P source streams that all advance sequentially with k
+        for (long k = k0; k < k1; ++k) {
+            __global const ${c.ctype(src_dtype)} *s = src + k * s_k;
+            __global ${c.ctype(dst_dtype)} *d = dst + k * P;
+            for (long j = 0; j < nc; ++j) {
+                ${c.store(dst_dtype, "d", "j", capture(c.load, src_dtype, "s", "j * s_c"))}
+            }
+            for (long j = nc; j < P; ++j) d[j] = 0;
         }
     }
 }

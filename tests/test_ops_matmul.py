@@ -95,6 +95,29 @@ def test_gemm_strided_out_and_transposed_out(device, rng):
     close(wide, want)
 
 
+@pytest.mark.parametrize("orientation", [1, 2])
+@pytest.mark.parametrize("pack", [False, True])
+def test_cpu_paths_forced(device, rng, monkeypatch, orientation, pack):
+    # every packing / orientation choice of the CPU path gives the same products
+    monkeypatch.setitem(mm.CPU_BLOCKING, "orientation", orientation)
+    if pack:
+        monkeypatch.setitem(mm.CPU_BLOCKING, "pack_a_min", 0)
+        monkeypatch.setitem(mm.CPU_BLOCKING, "pack_b_min", 0)
+    a, b, c = rand(rng, (29, 43)), rand(rng, (43, 37)), rand(rng, (37,))
+    for da in (up(device, a), T(up(device, a.T))):
+        for db in (up(device, b), T(up(device, b.T))):
+            close(mm.addmm(up(device, c), da, db, beta=0.5), 0.5 * c + a @ b)
+    x, w = rand(rng, (2, 3, 21, 19)), rand(rng, (19, 40))
+    close(mm.matmul(T(up(device, x.transpose(0, 1, 3, 2))), up(device, w)), x @ w)
+    # long K, few panels: the packing splits K across work-items
+    p, q = rand(rng, (20, 301)), rand(rng, (301, 10))
+    close(mm.mm(T(up(device, p.T)), T(up(device, q.T))), p @ q)
+    close(mm.mm(up(device, p), up(device, q)), p @ q)
+    h1, h2 = rand(rng, (13, 17), np.float16), rand(rng, (17, 9), np.float16)
+    want = (h1.astype(np.float32) @ h2.astype(np.float32)).astype(np.float16)
+    close(mm.mm(up(device, h1), T(up(device, h2.T))), want, np.float16)
+
+
 # -- batches --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sa,sb", [((3, 4, 5), (3, 5, 6)), ((2, 3, 4, 5), (5, 6)),
@@ -357,14 +380,14 @@ def test_gpu_style_kernel(device, rng, monkeypatch):
     close(mm.gemm(up(device, a), up(device, b)), a @ b)
     close(mm.addmm(up(device, c), T(up(device, a.T)), T(up(device, b.T)), beta=2, alpha=0.5),
           2 * c + 0.5 * (a @ b))
+    big1, big2 = rand(rng, (260, 20)), rand(rng, (20, 270))   # enough groups for "large"
+    close(mm.gemm(up(device, big1), T(up(device, big2.T))), big1 @ big2)
     x, y = rand(rng, (3, 2, 17, 9)), rand(rng, (2, 9, 5))
     close(mm.matmul(up(device, x), up(device, y)), x @ y)
     close(mm.matmul(up(device, a), up(device, b[:, 0].copy())), a @ b[:, 0])
     h1, h2 = rand(rng, (20, 30), np.float16), rand(rng, (30, 10), np.float16)
     close(mm.mm(up(device, h1), up(device, h2)),
           (h1.astype(np.float32) @ h2.astype(np.float32)).astype(np.float16), np.float16)
-    i1, i2 = rand(rng, (5, 7), np.int64), rand(rng, (7, 3), np.int64)
-    close(mm.mm(up(device, i1), up(device, i2)), i1 @ i2, np.int64)
     if device.supports_fp64:
         d1, d2 = rand(rng, (40, 20), np.float64), rand(rng, (20, 50), np.float64)
         close(mm.mm(up(device, d1), up(device, d2)), d1 @ d2, np.float64)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -42,9 +41,13 @@ CPU_TILES: dict[str, dict[str, int]] = {
     "int32": dict(mr=6, nv=2, vw=8),
     "int64": dict(mr=4, nv=2, vw=4),
 }
-# Work-group tile of the GPU kernel: tm x tn outputs, tk deep, wm x wn per work-item (16 x 16).
+# Work-group tile of the GPU kernel: tm x tn outputs, tk deep, wm x wn per work-item (16 x 16
+# work-items). "large" serves problems with at least 2 work-groups per compute unit even at its
+# size (measured on an H200 through NVIDIA's OpenCL, f32: 64x64 gave 7.6 TFLOP/s at n=1024 and
+# 12.5 at 4096; 128x128 gave 6.0 and 18.8).
 GPU_TILES: dict[str, dict[str, int]] = {
     "default": dict(tm=64, tn=64, tk=16, wm=4, wn=4),
+    "large": dict(tm=128, tn=128, tk=16, wm=8, wn=8),
     "float64": dict(tm=32, tn=32, tk=16, wm=2, wn=2),
 }
 # Runtime choices of the CPU path (no rebuild when changed).
@@ -52,7 +55,7 @@ CPU_BLOCKING: dict[str, int] = dict(
     max_tiles=8,                  # mr-row tiles per work-item (B panel reuse from cache)
     a_block_bytes=384 << 10,      # keep one work-item's rows of A (tiles*mr x K) within L2
     items_per_cu=4,               # aim for at least this many work-items per compute unit
-    pack_a_min=1 << 17,           # pack A from this many elements (M * K) up
+    pack_a_min=1 << 21,           # pack A from this many elements (M * K) up
     pack_b_min=1 << 16,           # pack a row-major B from this many elements (K * N) up
     gemv_max=1,                   # M or N at most this: use the matrix-vector kernel
 )
@@ -119,15 +122,17 @@ def _check_out(op: str, out: Array, shape: tuple[int, ...], dtype: DType, dev: D
 # ---------------------------------------------------------------------------------------------
 # the batched GEMM core
 
-@dataclass(frozen=True)
 class _Mat:
     """One operand as the kernels see it: buffer, offset, two batch strides, row/col strides."""
 
-    arr: Array            # keeps the storage alive; dtype
-    off: int
-    bs: tuple[int, int]
-    sr: int               # stride between rows (M for A and C/out, K for B)
-    sc: int               # stride between columns
+    __slots__ = ("arr", "off", "bs", "sr", "sc")
+
+    def __init__(self, arr: Array, off: int, bs: tuple[int, int], sr: int, sc: int) -> None:
+        self.arr = arr        # keeps the storage alive; dtype
+        self.off = off
+        self.bs = bs
+        self.sr = sr          # stride between rows (M for A and C/out, K for B)
+        self.sc = sc          # stride between columns
 
 
 def _operand(x: Array, bstrides: Sequence[int], sr: int, sc: int) -> _Mat:
@@ -174,6 +179,10 @@ def _gemm_core(out: Array, a: Array, b: Array, c: Array | None, alpha: Any, beta
         M *= cshape[0]
         cshape, o_bs, a_bs, b_bs, c_bs = (), (), (), (), ()
     strides = ((o_sm, o_sn), (a_sm, a_sk), (b_sk, b_sn), (c_sm, c_sn))
+    if len(cshape) <= 2:
+        _gemm_batched(out, a, b, c, cshape, o_bs, a_bs, b_bs, c_bs, M, N, K, *strides,
+                      alpha, beta)
+        return out
     # the kernels take two batch dims: launch once per index of any further leading dims
     lead = cshape[:-2]
     for idx in np.ndindex(*lead):
@@ -222,24 +231,25 @@ def _c_args(cm: _Mat | None, o: _Mat) -> list[Any]:
 # -- CPU style --------------------------------------------------------------------------------
 
 def _pack(dev: Device, m: _Mat, K: int, C: int, s_k: int, s_c: int, P: int, ct: DType,
-          nbatch: int, nb1: int) -> tuple[Array, tuple[int, int], int]:
+          nbatch: int, nb1: int) -> tuple[Any, tuple[int, int], int]:
     """Copy a (K x C) operand into zero-padded panels [C/P][K][P] of dtype ``ct``.
 
-    Returns the scratch array, its batch strides and its panel stride. An operand that is the
-    same for every batch index (batch strides 0) is packed once.
+    Returns the scratch buffer, its batch strides and its panel stride. An operand that is the
+    same for every batch index (batch strides 0) is packed once. The buffer returns to the pool
+    when dropped; work enqueued later on the in-order queue cannot overtake this GEMM.
     """
     npan = -(-C // P)
     per = npan * P * K
     shared = m.bs == (0, 0)
     nbp = 1 if shared else nbatch
-    dst = Array.empty(dev, (nbp * per,), ct)
+    dst = dev.allocate(nbp * per * ct.itemsize)
     kernel = dev.kernels.get(TEMPLATE, "pack", name=f"clt_mm_pack_{ct.tag}_{m.arr.dtype.tag}",
                              src_dtype=m.arr.dtype.name, dst_dtype=ct.name)
     # enough work-items for every core even when there are few panels
     want = 4 * dev.info.compute_units
     ksplit = min(max(1, -(-want // (npan * nbp))), max(1, K // 64))
-    kchunk = -(-K // ksplit)
-    dev.launch(kernel, (npan, -(-K // kchunk), nbp), _LOCAL1, dst.buffer, per,
+    kchunk = (-(-K // ksplit) + 7) // 8 * 8 if ksplit > 1 else K   # whole 8-row blocks
+    dev.launch(kernel, (npan, -(-K // kchunk), nbp), _LOCAL1, dst, per,
                m.arr.buffer, m.off, s_k, s_c, _long2(*m.bs), K, C, P, kchunk,
                nb1 if not shared else 1)
     bs = (0, 0) if shared else (nb1 * per, per)
@@ -259,31 +269,64 @@ def _tiles_per_item(dev: Device, M: int, N: int, K: int, nbatch: int, mr: int, n
     return tiles
 
 
+def _cpu_plan(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType, mr: int,
+              nr: int, out_storage: Any, swap: bool) -> tuple[bool, bool, float]:
+    """Which operands to pack, and a rough cost in seconds, for one orientation.
+
+    With ``swap`` the plan is for C^T = B^T @ A^T (``am``/``bm`` are then B and A as given,
+    with their row and column strides exchanged).
+    """
+    blk = CPU_BLOCKING
+    a_sr, a_sc = (am.sc, am.sr) if swap else (am.sr, am.sc)
+    b_sr, b_sc = (bm.sc, bm.sr) if swap else (bm.sr, bm.sc)
+    # A is read in place through its strides unless it needs converting, aliases the output,
+    # has no unit stride, or is large (mr rows 4 KiB apart thrash L1 sets; panels stream)
+    pack_a = K > 0 and (am.arr.dtype is not ct or am.arr.storage is out_storage
+                        or (M * K >= blk["pack_a_min"] and M > mr)
+                        or (a_sc != 1 and a_sr != 1))
+    # B is read as rows of nr-wide vectors: packed unless it already has unit column stride
+    # (a narrow B with another stride is gathered by the kernel instead)
+    pack_b = K > 0 and (bm.arr.dtype is not ct or bm.arr.storage is out_storage
+                        or K * N >= blk["pack_b_min"] or (b_sc != 1 and N >= nr))
+    padded = 2.0 * (-(-M // mr) * mr) * (-(-N // nr) * nr) * K
+    moved = (M * K if pack_a else 0) + (K * N if pack_b else 0)
+    cost = padded / 150e9 + moved * 8 / 15e9 + 2e-5 * (pack_a + pack_b)
+    if o_sc != 1:      # element-by-element stores
+        cost += M * N * 1e-9
+    return pack_a, pack_b, cost
+
+
+def _t(m: _Mat | None) -> _Mat | None:
+    return None if m is None else _Mat(m.arr, m.off, m.bs, m.sc, m.sr)
+
+
 def _launch_cpu(dev: Device, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
                 K: int, nbatch: int, nb1: int, alpha: Any, beta: Any) -> None:
     ct = _COMPUTE[am.arr.dtype.name]
     tile = CPU_TILES[ct.name]
     mr, nr = tile["mr"], tile["nv"] * tile["vw"]
-    blk = CPU_BLOCKING
-    out_storage = o.arr.storage
+    st = o.arr.storage
+    pack_a, pack_b, cost = _cpu_plan(am, bm, o.sc, M, N, K, ct, mr, nr, st, False)
+    # C = A @ B or C^T = B^T @ A^T: whichever packs less (x @ W.T packs x, not W) and wastes
+    # less of the register tile on padding
+    pack_at, pack_bt, cost_t = _cpu_plan(bm, am, o.sr, N, M, K, ct, mr, nr, st, True)
+    force = CPU_BLOCKING.get("orientation", 0)   # tuning hook: 1 direct, 2 transposed
+    if (cost_t < cost and force != 1) or force == 2:
+        o, am, bm, cm = _t(o), _t(bm), _t(am), _t(cm)
+        M, N, pack_a, pack_b = N, M, pack_at, pack_bt
     keep = []   # scratch arrays stay referenced until every launch is enqueued
-    # A: read in place through strides, or packed when it needs converting, is large (streams
-    # of 4 KiB-strided rows thrash L1 sets) or aliases the output
     a_buf, a_off, a_bs = am.arr.buffer, am.off, am.bs
     a_sm, a_sk, a_sp = am.sr, am.sc, mr * am.sr
-    if K > 0 and (am.arr.dtype is not ct or am.arr.storage is out_storage
-                  or (M * K >= blk["pack_a_min"] and M > mr)
-                  or (am.sc != 1 and am.sr != 1)):
+    if pack_a:
         packed, a_bs, a_sp = _pack(dev, am, K, M, am.sc, am.sr, mr, ct, nbatch, nb1)
         keep.append(packed)
-        a_buf, a_off, a_sm, a_sk = packed.buffer, 0, 1, mr
+        a_buf, a_off, a_sm, a_sk = packed, 0, 1, mr
     b_buf, b_off, b_bs, b_padded = bm.arr.buffer, bm.off, bm.bs, 0
     b_sk, b_sn, b_sp = bm.sr, bm.sc, nr * bm.sc
-    if K > 0 and (bm.arr.dtype is not ct or bm.arr.storage is out_storage
-                  or K * N >= blk["pack_b_min"] or (bm.sc != 1 and N >= nr)):
+    if pack_b:
         packed, b_bs, b_sp = _pack(dev, bm, K, N, bm.sr, bm.sc, nr, ct, nbatch, nb1)
         keep.append(packed)
-        b_buf, b_off, b_sk, b_sn, b_padded = packed.buffer, 0, nr, 1, 1
+        b_buf, b_off, b_sk, b_sn, b_padded = packed, 0, nr, 1, 1
     if K == 0:   # nothing to read: any valid buffers do
         a_buf, b_buf = o.arr.buffer, o.arr.buffer
         a_off = b_off = 0
@@ -342,11 +385,16 @@ def _gemv_rows_per_item(dev: Device, rows: int, nbatch: int, vw: int) -> int:
 def _launch_gpu(dev: Device, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
                 K: int, nbatch: int, nb1: int, alpha: Any, beta: Any) -> None:
     ct = _COMPUTE[am.arr.dtype.name]
-    tile = GPU_TILES.get(ct.name, GPU_TILES["default"])
+    tile = GPU_TILES.get(ct.name)
+    if tile is None:
+        big = GPU_TILES["large"]
+        groups = -(-M // big["tm"]) * -(-N // big["tn"]) * nbatch
+        tile = big if groups >= 2 * dev.info.compute_units else GPU_TILES["default"]
     tm, tn, wm, wn = tile["tm"], tile["tn"], tile["wm"], tile["wn"]
     lx, ly = tn // wn, tm // wm
     out_dt = o.arr.dtype
-    kernel = dev.kernels.get(TEMPLATE, "gemm_gpu", name=f"clt_mm_gemm_gpu_{out_dt.tag}",
+    kernel = dev.kernels.get(TEMPLATE, "gemm_gpu",
+                             name=f"clt_mm_gemm_gpu{tm}x{tn}_{out_dt.tag}",
                              a_dtype=am.arr.dtype.name, b_dtype=bm.arr.dtype.name,
                              out_dtype=out_dt.name, compute=ct.name, **tile)
     dev.launch(kernel, (-(-N // tn) * lx, -(-M // tm) * ly, nbatch), (lx, ly, 1),
