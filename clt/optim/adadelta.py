@@ -1,0 +1,86 @@
+"""Adadelta (Zeiler, 2012)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from clt.ops import optim as O
+from clt.optim.optimizer import Optimizer, ParamsT, zeros_state
+from clt.tensor import Tensor
+
+
+class Adadelta(Optimizer):
+    """Adadelta, as ``torch.optim.Adadelta``.
+
+    Per step, with ``g`` the gradient (negated when ``maximize``)::
+
+        g = g + weight_decay * p
+        s = rho * s + (1 - rho) * g^2
+        d = sqrt(a + eps) / sqrt(s + eps) * g
+        a = rho * a + (1 - rho) * d^2
+        p = p - lr * d
+
+    One fused kernel launch per parameter.
+
+    Args:
+        params: tensors or parameter-group dicts.
+        lr: coefficient that scales the delta before it is applied.
+        rho: decay rate of the running averages.
+        eps: added inside the square roots for numerical stability.
+        weight_decay: L2 penalty.
+        maximize: maximize the objective instead of minimizing it.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            for p in self._params_with_grad(group):
+                adadelta(p, p.grad, self.state[p], lr=group["lr"], rho=group["rho"],
+                         eps=group["eps"], weight_decay=group["weight_decay"],
+                         maximize=group["maximize"])
+        return loss
+
+
+def adadelta(param: Tensor, grad: Tensor, state: dict, *, lr: float, rho: float, eps: float,
+             weight_decay: float, maximize: bool) -> None:
+    """Functional Adadelta update of one parameter (one kernel launch); creates its state."""
+    if not state:
+        state["step"] = 0
+        state["square_avg"] = zeros_state(param)
+        state["acc_delta"] = zeros_state(param)
+    state["step"] += 1
+    O.adadelta_step(param._data, grad._data, state["square_avg"]._data, state["acc_delta"]._data,
+                    lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+
+
+def _reference_adadelta(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, rho: float,
+                        eps: float, weight_decay: float, maximize: bool) -> None:
+    """Host (numpy) Adadelta as PyTorch writes it (float64 math, state rounded to p's dtype)."""
+    g = (-g if maximize else g).astype(np.float64)
+    pf = p.astype(np.float64)
+    if not state:
+        state.update(step=0, square_avg=np.zeros_like(p), acc_delta=np.zeros_like(p))
+    state["step"] += 1
+    if weight_decay != 0:
+        g = g + weight_decay * pf
+    sq = rho * state["square_avg"].astype(np.float64) + (1 - rho) * g * g
+    acc = state["acc_delta"].astype(np.float64)
+    delta = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+    state["square_avg"] = sq.astype(p.dtype)
+    state["acc_delta"] = (rho * acc + (1 - rho) * delta * delta).astype(p.dtype)
+    p[...] = (pf - lr * delta).astype(p.dtype)

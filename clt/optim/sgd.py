@@ -1,0 +1,91 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from clt.ops import optim as O
+from clt.optim.optimizer import Optimizer, ParamsT, empty_state
+from clt.tensor import Tensor
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    Per step, with ``g`` the gradient (negated when ``maximize``)::
+
+        g = g + weight_decay * p
+        b = g (first step) | momentum * b + (1 - dampening) * g       (if momentum != 0)
+        g = g + momentum * b (nesterov) | b
+        p = p - lr * g
+
+    Each parameter is updated by one fused kernel launch.
+
+    Args:
+        params: tensors or parameter-group dicts.
+        lr: learning rate.
+        momentum: momentum factor (0 disables the momentum buffer).
+        dampening: dampening of the momentum.
+        weight_decay: L2 penalty.
+        nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        maximize: maximize the objective instead of minimizing it.
+    """
+
+    def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            for p in self._params_with_grad(group):
+                sgd(p, p.grad, self.state[p], lr=group["lr"], momentum=group["momentum"],
+                    dampening=group["dampening"], weight_decay=group["weight_decay"],
+                    nesterov=group["nesterov"], maximize=group["maximize"])
+        return loss
+
+
+def sgd(param: Tensor, grad: Tensor, state: dict, *, lr: float, momentum: float,
+        dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
+    """Functional SGD update of one parameter (one kernel launch); creates its state."""
+    buf, first = None, False
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = empty_state(param)
+            first = True
+    O.sgd_step(param._data, grad._data, None if buf is None else buf._data, lr=lr,
+               momentum=momentum, dampening=dampening, nesterov=nesterov,
+               weight_decay=weight_decay, maximize=maximize, first=first)
+
+
+def _reference_sgd(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, momentum: float,
+                   dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
+    """Host (numpy) version of :func:`sgd`, step by step as PyTorch writes it (in float64,
+    rounded to the parameter's dtype where it is stored); tests compare the kernel with it."""
+    d = (-g if maximize else g).astype(np.float64)
+    pf = p.astype(np.float64)
+    if weight_decay != 0:
+        d = d + weight_decay * pf
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = d.copy()
+        else:
+            buf = momentum * buf.astype(np.float64) + (1 - dampening) * d
+        state["momentum_buffer"] = buf.astype(p.dtype)
+        d = d + momentum * buf if nesterov else buf
+    p[...] = (pf - lr * d).astype(p.dtype)
