@@ -33,28 +33,47 @@ from clt.ops.array import Array
 
 TEMPLATE = "matmul.cl.mako"
 
+
+class _Config(dict):
+    """A settings dict whose changes invalidate memoized plans (tuners and tests change them)."""
+
+    version = [0]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _Config.version[0] += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _Config.version[0] += 1
+        super().__delitem__(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _Config.version[0] += 1
+        super().update(*args, **kwargs)
+
+
 # Register tiles of the CPU kernel per compute dtype (render constants: each entry is one build).
 # 6 x (2 x 8) floats = 12 ymm accumulators + 2 B vectors + 1 broadcast fits AVX2's 16 registers.
-CPU_TILES: dict[str, dict[str, int]] = {
-    "float32": dict(mr=6, nv=2, vw=8),
-    "float64": dict(mr=6, nv=2, vw=4),
-    "int32": dict(mr=6, nv=2, vw=8),
-    "int64": dict(mr=4, nv=2, vw=4),
-}
+CPU_TILES: dict[str, dict[str, int]] = _Config(
+    float32=_Config(mr=6, nv=2, vw=8),
+    float64=_Config(mr=6, nv=2, vw=4),
+    int32=_Config(mr=6, nv=2, vw=8),
+    int64=_Config(mr=4, nv=2, vw=4),
+)
 # Work-group tile of the GPU kernel: tm x tn outputs, tk deep, wm x wn per work-item (16 x 16
 # work-items). "large" serves problems with at least 2 work-groups per compute unit even at its
 # size (measured on an H200 through NVIDIA's OpenCL, f32: 64x64 gave 7.6 TFLOP/s at n=1024 and
 # 12.5 at 4096; 128x128 gave 6.0 and 18.8).
-GPU_TILES: dict[str, dict[str, int]] = {
-    "default": dict(tm=64, tn=64, tk=16, wm=4, wn=4),
-    "large": dict(tm=128, tn=128, tk=16, wm=8, wn=8),
-    "float64": dict(tm=32, tn=32, tk=16, wm=2, wn=2),
-}
+GPU_TILES: dict[str, dict[str, int]] = _Config(
+    default=_Config(tm=64, tn=64, tk=16, wm=4, wn=4),
+    large=_Config(tm=128, tn=128, tk=16, wm=8, wn=8),
+    float64=_Config(tm=32, tn=32, tk=16, wm=2, wn=2),
+)
 # Runtime choices of the CPU path (no rebuild when changed).
-CPU_BLOCKING: dict[str, int] = dict(
+CPU_BLOCKING: dict[str, int] = _Config(
     max_tiles=8,                  # mr-row tiles per work-item (B panel reuse from cache)
     a_block_bytes=384 << 10,      # keep one work-item's rows of A (tiles*mr x K) within L2
-    items_per_cu=4,               # aim for at least this many work-items per compute unit
+    items_per_cu=8,               # aim for at least this many work-items per compute unit
     pack_a_min=1 << 21,           # pack A from this many elements (M * K) up
     pack_b_min=1 << 16,           # pack a row-major B from this many elements (K * N) up
     gemv_max=1,                   # M or N at most this: use the matrix-vector kernel
@@ -120,24 +139,70 @@ def _check_out(op: str, out: Array, shape: tuple[int, ...], dtype: DType, dev: D
 
 
 # ---------------------------------------------------------------------------------------------
-# the batched GEMM core
+# the batched GEMM core: a plan (pure function of shapes, strides, dtypes and configuration,
+# memoized) lists the launches with symbolic buffers and offsets; executing it fills them in.
+# Eager training loops repeat the same few shapes, so each call costs a dict lookup instead of
+# re-deriving layouts, packing and tile choices.
+
+class _Buf(tuple):
+    """Placeholder for an operand's buffer ("out", "a", "b", "c") or scratch buffer (int)."""
+
+
+class _Off(tuple):
+    """Placeholder for an operand's offset plus a fixed delta."""
+
+
+_ALPHA, _BETA = "<alpha>", "<beta>"
+
 
 class _Mat:
-    """One operand as the kernels see it: buffer, offset, two batch strides, row/col strides."""
+    """One operand as the kernels see it: which array, an offset delta, two batch strides,
+    row and column strides, dtype, and whether it shares storage with the output."""
 
-    __slots__ = ("arr", "off", "bs", "sr", "sc")
+    __slots__ = ("name", "delta", "bs", "sr", "sc", "dtype", "alias")
 
-    def __init__(self, arr: Array, off: int, bs: tuple[int, int], sr: int, sc: int) -> None:
-        self.arr = arr        # keeps the storage alive; dtype
-        self.off = off
-        self.bs = bs
-        self.sr = sr          # stride between rows (M for A and C/out, K for B)
-        self.sc = sc          # stride between columns
+    def __init__(self, name: str, delta: int, bs: tuple[int, int], sr: int, sc: int,
+                 dtype: DType, alias: bool) -> None:
+        self.name, self.delta, self.bs, self.sr, self.sc = name, delta, bs, sr, sc
+        self.dtype, self.alias = dtype, alias
+
+    def t(self) -> "_Mat":
+        """The transposed operand (row and column strides exchanged)."""
+        return _Mat(self.name, self.delta, self.bs, self.sc, self.sr, self.dtype, self.alias)
+
+    def buf(self) -> _Buf:
+        return _Buf((self.name,))
+
+    def off(self) -> _Off:
+        return _Off((self.name, self.delta))
 
 
-def _operand(x: Array, bstrides: Sequence[int], sr: int, sc: int) -> _Mat:
-    bs = tuple(bstrides)
-    return _Mat(x, x.offset, (bs[0], bs[1]) if len(bs) == 2 else (0, bs[0] if bs else 0), sr, sc)
+class _Plan:
+    """Launches with placeholders: (template def, render params, global, local, args, dtype)."""
+
+    def __init__(self, style: str, cus: int) -> None:
+        self.style, self.cus = style, cus
+        self.scratch: list[int] = []          # bytes of each scratch buffer
+        self.launches: list[tuple] = []
+
+    def add(self, kernel_def: str, params: dict[str, Any], gsize: tuple, lsize: tuple | None,
+            args: Sequence[Any], ct: DType) -> None:
+        consts = list(args)
+        patches = [(k, v) for k, v in enumerate(consts)
+                   if type(v) in (_Buf, _Off) or v is _ALPHA or v is _BETA]
+        self.launches.append((kernel_def, params, gsize, lsize, consts, patches, ct))
+
+    def new_scratch(self, nbytes: int) -> _Buf:
+        self.scratch.append(nbytes)
+        return _Buf((len(self.scratch) - 1,))
+
+
+def _plan_key(out: Array, a: Array, b: Array, c: Array | None) -> tuple:
+    dev = out.device
+    st = out.storage
+    return (dev.caps.style, dev.info.compute_units, out.shape, out.strides, a.shape,
+            a.strides, b.shape, b.strides, None if c is None else (c.shape, c.strides),
+            a.dtype.name, out.dtype.name, a.storage is st, b.storage is st, _Config.version[0])
 
 
 def _gemm_core(out: Array, a: Array, b: Array, c: Array | None, alpha: Any, beta: Any) -> Array:
@@ -146,28 +211,51 @@ def _gemm_core(out: Array, a: Array, b: Array, c: Array | None, alpha: Any, beta
     ``a`` is (*batch_a, M, K), ``b`` (*batch_b, K, N); ``out`` (*batch, M, N) is the broadcast
     result; ``c`` broadcasts to it (or is None). Nothing is synchronised.
     """
-    M, N = out.shape[-2], out.shape[-1]
-    K = a.shape[-1]
     if out.numel == 0:
         return out
-    bshape = out.shape[:-2]
+    if beta == 0:
+        c = None    # PyTorch: with beta == 0 the addend is ignored, NaN in it included
+    plan = _make_plan(_plan_key(out, a, b, c))
+    dev = out.device
+    arrays = {"out": out, "a": a, "b": b, "c": c}
+    scratch = [dev.allocate(n) for n in plan.scratch]
+    for kernel_def, params, gsize, lsize, consts, patches, ct in plan.launches:
+        args = list(consts)
+        for k, v in patches:
+            if type(v) is _Buf:
+                name = v[0]
+                args[k] = scratch[name] if type(name) is int else arrays[name].buffer
+            elif type(v) is _Off:
+                args[k] = arrays[v[0]].offset + v[1]
+            else:
+                args[k] = _scalar(alpha if v is _ALPHA else beta, ct, v[1:-1])
+        dev.launch(dev.kernels.get(TEMPLATE, kernel_def, **params), gsize, lsize, *args)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _make_plan(key: tuple) -> _Plan:
+    (style, cus, o_shape, o_strides, a_shape, a_strides, b_shape, b_strides, c_meta,
+     a_dt, out_dt, alias_a, alias_b, _) = key
+    M, N, K = o_shape[-2], o_shape[-1], a_shape[-1]
+    bshape = o_shape[:-2]
     nb = len(bshape)
-    a_bs = shapes.broadcast_strides(a.shape[:-2], a.strides[:-2], bshape)
-    b_bs = shapes.broadcast_strides(b.shape[:-2], b.strides[:-2], bshape)
-    if c is not None:
-        c_st = shapes.broadcast_strides(c.shape, c.strides, out.shape)
+    a_bs = shapes.broadcast_strides(a_shape[:-2], a_strides[:-2], bshape)
+    b_bs = shapes.broadcast_strides(b_shape[:-2], b_strides[:-2], bshape)
+    if c_meta is not None:
+        c_st = shapes.broadcast_strides(c_meta[0], c_meta[1], o_shape)
         c_bs, c_sm, c_sn = c_st[:nb], c_st[nb], c_st[nb + 1]
     else:
         c_bs, c_sm, c_sn = (0,) * nb, 0, 0
-    o_bs = out.strides[:-2]
+    o_bs = o_strides[:-2]
     # size-1 dims may carry any stride; normalise so they never block folding or vector paths
-    a_sm = a.strides[-2] if M > 1 else a.strides[-1] * max(K, 1)
-    a_sk = a.strides[-1] if K > 1 else 1
-    b_sk = b.strides[-2] if K > 1 else b.strides[-1] * max(N, 1)
-    b_sn = b.strides[-1] if N > 1 else 1
-    o_sm = out.strides[-2] if M > 1 else N
-    o_sn = out.strides[-1] if N > 1 else 1
-    if c is not None:
+    a_sm = a_strides[-2] if M > 1 else a_strides[-1] * max(K, 1)
+    a_sk = a_strides[-1] if K > 1 else 1
+    b_sk = b_strides[-2] if K > 1 else b_strides[-1] * max(N, 1)
+    b_sn = b_strides[-1] if N > 1 else 1
+    o_sm = o_strides[-2] if M > 1 else N
+    o_sn = o_strides[-1] if N > 1 else 1
+    if c_meta is not None:
         c_sm = c_sm if M > 1 else 0
         c_sn = c_sn if N > 1 else 0
     cshape, (o_bs, a_bs, b_bs, c_bs) = shapes.collapse(bshape, [o_bs, a_bs, b_bs, c_bs])
@@ -178,116 +266,91 @@ def _gemm_core(out: Array, a: Array, b: Array, c: Array | None, alpha: Any, beta
             st == M * sm for st, sm in ((a_bs[0], a_sm), (o_bs[0], o_sm), (c_bs[0], c_sm))):
         M *= cshape[0]
         cshape, o_bs, a_bs, b_bs, c_bs = (), (), (), (), ()
-    strides = ((o_sm, o_sn), (a_sm, a_sk), (b_sk, b_sn), (c_sm, c_sn))
-    if len(cshape) <= 2:
-        _gemm_batched(out, a, b, c, cshape, o_bs, a_bs, b_bs, c_bs, M, N, K, *strides,
-                      alpha, beta)
-        return out
-    # the kernels take two batch dims: launch once per index of any further leading dims
-    lead = cshape[:-2]
-    for idx in np.ndindex(*lead):
-        def at(x: Array | None, bs: tuple[int, ...]) -> Array | None:
-            return None if x is None else _shift(x, sum(i * s for i, s in zip(idx, bs)))
-        _gemm_batched(at(out, o_bs), at(a, a_bs), at(b, b_bs), at(c, c_bs), cshape[len(lead):],
-                      o_bs[len(lead):], a_bs[len(lead):], b_bs[len(lead):], c_bs[len(lead):],
-                      M, N, K, *strides, alpha, beta)
-    return out
-
-
-def _shift(x: Array, delta: int) -> Array:
-    return Array(x.storage, x.shape, x.strides, x.offset + delta, x.dtype)
-
-
-def _gemm_batched(out: Array, a: Array, b: Array, c: Array | None, bshape: tuple[int, ...],
-                  o_bs, a_bs, b_bs, c_bs, M: int, N: int, K: int, o_st, a_st, b_st, c_st,
-                  alpha: Any, beta: Any) -> None:
-    """Launch for at most two batch dims (``bshape``), strides already normalised."""
-    dev = out.device
-    nbatch = math.prod(bshape)
-    nb1 = bshape[-1] if bshape else 1
-    o = _operand(out, o_bs, *o_st)
-    am = _operand(a, a_bs, *a_st)
-    bm = _operand(b, b_bs, *b_st)
-    cm = _operand(c, c_bs, *c_st) if c is not None else None
-    if dev.caps.style == "gpu":
-        _launch_gpu(dev, o, am, bm, cm, M, N, K, nbatch, nb1, alpha, beta)
-    elif (N <= CPU_BLOCKING["gemv_max"] or M <= CPU_BLOCKING["gemv_max"]) and K > 0:
-        _launch_gemv(dev, o, am, bm, cm, M, N, K, nbatch, nb1, alpha, beta)
-    else:
-        _launch_cpu(dev, o, am, bm, cm, M, N, K, nbatch, nb1, alpha, beta)
-
-
-def _has_c(cm: _Mat | None, beta: Any) -> bool:
-    # PyTorch: with beta == 0 the addend is ignored, so NaN/inf in it do not propagate
-    return cm is not None and beta != 0
+    plan = _Plan(style, cus)
+    adt, odt = D.as_dtype(a_dt), D.as_dtype(out_dt)
+    # the kernels take two batch dims: one launch per index of any further leading dims
+    nlead = max(0, len(cshape) - 2)
+    for idx in np.ndindex(*cshape[:nlead]):
+        def mat(name: str, bs: tuple[int, ...], sr: int, sc: int, dt: DType, alias: bool
+                ) -> _Mat:
+            delta = sum(i * st for i, st in zip(idx, bs))
+            rest = tuple(bs[nlead:])
+            bs2 = (rest[0], rest[1]) if len(rest) == 2 else (0, rest[0] if rest else 0)
+            return _Mat(name, delta, bs2, sr, sc, dt, alias)
+        sub = cshape[nlead:]
+        o = mat("out", o_bs, o_sm, o_sn, odt, False)
+        am = mat("a", a_bs, a_sm, a_sk, adt, alias_a)
+        bm = mat("b", b_bs, b_sk, b_sn, adt, alias_b)
+        cm = mat("c", c_bs, c_sm, c_sn, odt, False) if c_meta is not None else None
+        nbatch, nb1 = math.prod(sub), (sub[-1] if sub else 1)
+        if style == "gpu":
+            _plan_gpu(plan, o, am, bm, cm, M, N, K, nbatch, nb1)
+        elif (N <= CPU_BLOCKING["gemv_max"] or M <= CPU_BLOCKING["gemv_max"]) and K > 0:
+            _plan_gemv(plan, o, am, bm, cm, M, N, K, nbatch, nb1)
+        else:
+            _plan_cpu(plan, o, am, bm, cm, M, N, K, nbatch, nb1)
+    return plan
 
 
 def _c_args(cm: _Mat | None, o: _Mat) -> list[Any]:
-    if cm is None:
-        return [o.arr.buffer, 0, 0, 0, _long2(0, 0)]
-    return [cm.arr.buffer, cm.off, cm.sr, cm.sc, _long2(*cm.bs)]
+    if cm is None:     # not read (has_c = 0): any valid buffer
+        return [o.buf(), 0, 0, 0, _long2(0, 0)]
+    return [cm.buf(), cm.off(), cm.sr, cm.sc, _long2(*cm.bs)]
 
 
 # -- CPU style --------------------------------------------------------------------------------
 
-def _pack(dev: Device, m: _Mat, K: int, C: int, s_k: int, s_c: int, P: int, ct: DType,
-          nbatch: int, nb1: int) -> tuple[Any, tuple[int, int], int]:
+def _pack(plan: _Plan, m: _Mat, K: int, C: int, s_k: int, s_c: int, P: int, ct: DType,
+          nbatch: int, nb1: int) -> tuple[_Buf, tuple[int, int], int]:
     """Copy a (K x C) operand into zero-padded panels [C/P][K][P] of dtype ``ct``.
 
     Returns the scratch buffer, its batch strides and its panel stride. An operand that is the
-    same for every batch index (batch strides 0) is packed once. The buffer returns to the pool
+    same for every batch index (batch strides 0) is packed once. Scratch returns to the pool
     when dropped; work enqueued later on the in-order queue cannot overtake this GEMM.
     """
     npan = -(-C // P)
     per = npan * P * K
     shared = m.bs == (0, 0)
     nbp = 1 if shared else nbatch
-    dst = dev.allocate(nbp * per * ct.itemsize)
-    kernel = dev.kernels.get(TEMPLATE, "pack", name=f"clt_mm_pack_{ct.tag}_{m.arr.dtype.tag}",
-                             src_dtype=m.arr.dtype.name, dst_dtype=ct.name)
+    dst = plan.new_scratch(nbp * per * ct.itemsize)
+    params = dict(name=f"clt_mm_pack_{ct.tag}_{m.dtype.tag}", src_dtype=m.dtype.name,
+                  dst_dtype=ct.name)
     # enough work-items for every core even when there are few panels
-    want = 4 * dev.info.compute_units
+    want = 4 * plan.cus
     ksplit = min(max(1, -(-want // (npan * nbp))), max(1, K // 64))
     kchunk = (-(-K // ksplit) + 7) // 8 * 8 if ksplit > 1 else K   # whole 8-row blocks
-    dev.launch(kernel, (npan, -(-K // kchunk), nbp), _LOCAL1, dst, per,
-               m.arr.buffer, m.off, s_k, s_c, _long2(*m.bs), K, C, P, kchunk,
-               nb1 if not shared else 1)
+    plan.add("pack", params, (npan, -(-K // kchunk), nbp), _LOCAL1,
+             [dst, per, m.buf(), m.off(), s_k, s_c, _long2(*m.bs), K, C, P, kchunk,
+              nb1 if not shared else 1], ct)
     bs = (0, 0) if shared else (nb1 * per, per)
     return dst, bs, P * K
 
 
-def _tiles_per_item(dev: Device, M: int, N: int, K: int, nbatch: int, mr: int, nr: int,
+def _tiles_per_item(cus: int, M: int, N: int, K: int, nbatch: int, mr: int, nr: int,
                     itemsize: int) -> int:
     blk = CPU_BLOCKING
     row_tiles = -(-M // mr)
     tiles = max(1, min(blk["max_tiles"], row_tiles,
                        blk["a_block_bytes"] // max(1, mr * K * itemsize)))
-    want = blk["items_per_cu"] * dev.info.compute_units
+    want = blk["items_per_cu"] * cus
     col_items = -(-N // nr) * nbatch
     while tiles > 1 and col_items * -(-row_tiles // tiles) < want:
         tiles //= 2
     return tiles
 
 
-def _cpu_plan(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType, mr: int,
-              nr: int, out_storage: Any, swap: bool) -> tuple[bool, bool, float]:
-    """Which operands to pack, and a rough cost in seconds, for one orientation.
-
-    With ``swap`` the plan is for C^T = B^T @ A^T (``am``/``bm`` are then B and A as given,
-    with their row and column strides exchanged).
-    """
+def _cpu_choice(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType, mr: int,
+                nr: int) -> tuple[bool, bool, float]:
+    """Which operands to pack, and a rough cost in seconds, for one orientation."""
     blk = CPU_BLOCKING
-    a_sr, a_sc = (am.sc, am.sr) if swap else (am.sr, am.sc)
-    b_sr, b_sc = (bm.sc, bm.sr) if swap else (bm.sr, bm.sc)
     # A is read in place through its strides unless it needs converting, aliases the output,
     # has no unit stride, or is large (mr rows 4 KiB apart thrash L1 sets; panels stream)
-    pack_a = K > 0 and (am.arr.dtype is not ct or am.arr.storage is out_storage
-                        or (M * K >= blk["pack_a_min"] and M > mr)
-                        or (a_sc != 1 and a_sr != 1))
+    pack_a = K > 0 and (am.dtype is not ct or am.alias or (M * K >= blk["pack_a_min"] and M > mr)
+                        or (am.sc != 1 and am.sr != 1))
     # B is read as rows of nr-wide vectors: packed unless it already has unit column stride
     # (a narrow B with another stride is gathered by the kernel instead)
-    pack_b = K > 0 and (bm.arr.dtype is not ct or bm.arr.storage is out_storage
-                        or K * N >= blk["pack_b_min"] or (b_sc != 1 and N >= nr))
+    pack_b = K > 0 and (bm.dtype is not ct or bm.alias or K * N >= blk["pack_b_min"]
+                        or (bm.sc != 1 and N >= nr))
     padded = 2.0 * (-(-M // mr) * mr) * (-(-N // nr) * nr) * K
     moved = (M * K if pack_a else 0) + (K * N if pack_b else 0)
     cost = padded / 150e9 + moved * 8 / 15e9 + 2e-5 * (pack_a + pack_b)
@@ -296,57 +359,43 @@ def _cpu_plan(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType, 
     return pack_a, pack_b, cost
 
 
-def _t(m: _Mat | None) -> _Mat | None:
-    return None if m is None else _Mat(m.arr, m.off, m.bs, m.sc, m.sr)
-
-
-def _launch_cpu(dev: Device, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
-                K: int, nbatch: int, nb1: int, alpha: Any, beta: Any) -> None:
-    ct = _COMPUTE[am.arr.dtype.name]
-    tile = CPU_TILES[ct.name]
+def _plan_cpu(plan: _Plan, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
+              K: int, nbatch: int, nb1: int) -> None:
+    ct = _COMPUTE[am.dtype.name]
+    tile = dict(CPU_TILES[ct.name])
     mr, nr = tile["mr"], tile["nv"] * tile["vw"]
-    st = o.arr.storage
-    pack_a, pack_b, cost = _cpu_plan(am, bm, o.sc, M, N, K, ct, mr, nr, st, False)
+    pack_a, pack_b, cost = _cpu_choice(am, bm, o.sc, M, N, K, ct, mr, nr)
     # C = A @ B or C^T = B^T @ A^T: whichever packs less (x @ W.T packs x, not W) and wastes
     # less of the register tile on padding
-    pack_at, pack_bt, cost_t = _cpu_plan(bm, am, o.sr, N, M, K, ct, mr, nr, st, True)
+    pack_at, pack_bt, cost_t = _cpu_choice(bm.t(), am.t(), o.sr, N, M, K, ct, mr, nr)
     force = CPU_BLOCKING.get("orientation", 0)   # tuning hook: 1 direct, 2 transposed
     if (cost_t < cost and force != 1) or force == 2:
-        o, am, bm, cm = _t(o), _t(bm), _t(am), _t(cm)
+        o, am, bm, cm = o.t(), bm.t(), am.t(), (cm.t() if cm is not None else None)
         M, N, pack_a, pack_b = N, M, pack_at, pack_bt
-    keep = []   # scratch arrays stay referenced until every launch is enqueued
-    a_buf, a_off, a_bs = am.arr.buffer, am.off, am.bs
-    a_sm, a_sk, a_sp = am.sr, am.sc, mr * am.sr
+    a_args = [am.buf(), am.off(), am.sr, am.sc, mr * am.sr, _long2(*am.bs)]
     if pack_a:
-        packed, a_bs, a_sp = _pack(dev, am, K, M, am.sc, am.sr, mr, ct, nbatch, nb1)
-        keep.append(packed)
-        a_buf, a_off, a_sm, a_sk = packed, 0, 1, mr
-    b_buf, b_off, b_bs, b_padded = bm.arr.buffer, bm.off, bm.bs, 0
-    b_sk, b_sn, b_sp = bm.sr, bm.sc, nr * bm.sc
+        packed, a_bs, a_sp = _pack(plan, am, K, M, am.sc, am.sr, mr, ct, nbatch, nb1)
+        a_args = [packed, 0, 1, mr, a_sp, _long2(*a_bs)]
+    b_args = [bm.buf(), bm.off(), bm.sc, bm.sr, nr * bm.sc, _long2(*bm.bs), 0]
     if pack_b:
-        packed, b_bs, b_sp = _pack(dev, bm, K, N, bm.sr, bm.sc, nr, ct, nbatch, nb1)
-        keep.append(packed)
-        b_buf, b_off, b_sk, b_sn, b_padded = packed, 0, nr, 1, 1
+        packed, b_bs, b_sp = _pack(plan, bm, K, N, bm.sr, bm.sc, nr, ct, nbatch, nb1)
+        b_args = [packed, 0, 1, nr, b_sp, _long2(*b_bs), 1]
     if K == 0:   # nothing to read: any valid buffers do
-        a_buf, b_buf = o.arr.buffer, o.arr.buffer
-        a_off = b_off = 0
-    tiles = _tiles_per_item(dev, M, N, K, nbatch, mr, nr, ct.itemsize)
-    out_dt = o.arr.dtype
-    kernel = dev.kernels.get(TEMPLATE, "gemm_cpu", name=f"clt_mm_gemm_{out_dt.tag}_{ct.tag}",
-                             compute=ct.name, out_dtype=out_dt.name, **tile)
-    dev.launch(kernel, (-(-N // nr), -(-M // (mr * tiles)), nbatch), _LOCAL1,
-               o.arr.buffer, o.off, o.sr, o.sc, _long2(*o.bs),
-               a_buf, a_off, a_sm, a_sk, a_sp, _long2(*a_bs),
-               b_buf, b_off, b_sn, b_sk, b_sp, _long2(*b_bs), b_padded,
-               *_c_args(cm, o), M, N, K, nb1, tiles,
-               _scalar(alpha, ct, "alpha"), _scalar(beta, ct, "beta"), int(_has_c(cm, beta)))
-    del keep
+        a_args[:2] = [o.buf(), 0]
+        b_args[:2] = [o.buf(), 0]
+    tiles = _tiles_per_item(plan.cus, M, N, K, nbatch, mr, nr, ct.itemsize)
+    out_dt = o.dtype
+    params = dict(name=f"clt_mm_gemm_{out_dt.tag}_{ct.tag}", compute=ct.name,
+                  out_dtype=out_dt.name, **tile)
+    plan.add("gemm_cpu", params, (-(-N // nr), -(-M // (mr * tiles)), nbatch), _LOCAL1,
+             [o.buf(), o.off(), o.sr, o.sc, _long2(*o.bs), *a_args, *b_args, *_c_args(cm, o),
+              M, N, K, nb1, tiles, _ALPHA, _BETA, int(cm is not None)], ct)
 
 
 # -- matrix-vector ----------------------------------------------------------------------------
 
-def _launch_gemv(dev: Device, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
-                 K: int, nbatch: int, nb1: int, alpha: Any, beta: Any) -> None:
+def _plan_gemv(plan: _Plan, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
+               K: int, nbatch: int, nb1: int) -> None:
     """One output row or column: out (M x 1) = A x, or out (1 x N) = (B^T a)^T."""
     if N <= M and N == 1:
         mat, mat_sr, mat_sc, vec, vec_s, rows = am, am.sr, am.sc, bm, bm.sr, M
@@ -354,27 +403,24 @@ def _launch_gemv(dev: Device, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: i
     else:   # M == 1: transpose the problem so B^T is the matrix
         mat, mat_sr, mat_sc, vec, vec_s, rows = bm, bm.sc, bm.sr, am, am.sc, N
         o_s, c_s = o.sc, (cm.sc if cm is not None else 0)
-    ct = _COMPUTE[mat.arr.dtype.name]
+    ct = _COMPUTE[mat.dtype.name]
     vw = 8 if ct.itemsize <= 4 else 4
-    out_dt = o.arr.dtype
-    kernel = dev.kernels.get(TEMPLATE, "gemv", name=f"clt_mm_gemv_{out_dt.tag}_{ct.tag}",
-                             in_dtype=mat.arr.dtype.name, compute=ct.name,
-                             out_dtype=out_dt.name, vw=vw)
+    out_dt = o.dtype
+    params = dict(name=f"clt_mm_gemv_{out_dt.tag}_{ct.tag}", in_dtype=mat.dtype.name,
+                  compute=ct.name, out_dtype=out_dt.name, vw=vw)
     # rows per work-item: enough items for every core, each a contiguous block of rows
-    rpi = _gemv_rows_per_item(dev, rows, nbatch, vw)
-    c_buf, c_off, c_bs = ((cm.arr.buffer, cm.off, cm.bs) if cm is not None
-                          else (o.arr.buffer, 0, (0, 0)))
-    dev.launch(kernel, (-(-rows // rpi), 1, nbatch), _LOCAL1,
-               o.arr.buffer, o.off, o_s, _long2(*o.bs),
-               mat.arr.buffer, mat.off, mat_sr, mat_sc, _long2(*mat.bs),
-               vec.arr.buffer, vec.off, vec_s, _long2(*vec.bs),
-               c_buf, c_off, c_s, _long2(*c_bs),
-               rows, K, nb1, rpi, _scalar(alpha, ct, "alpha"), _scalar(beta, ct, "beta"),
-               int(_has_c(cm, beta)))
+    rpi = _gemv_rows_per_item(plan.cus, rows, nbatch, vw)
+    c_args = ([cm.buf(), cm.off(), c_s, _long2(*cm.bs)] if cm is not None
+              else [o.buf(), 0, 0, _long2(0, 0)])
+    plan.add("gemv", params, (-(-rows // rpi), 1, nbatch), _LOCAL1,
+             [o.buf(), o.off(), o_s, _long2(*o.bs),
+              mat.buf(), mat.off(), mat_sr, mat_sc, _long2(*mat.bs),
+              vec.buf(), vec.off(), vec_s, _long2(*vec.bs), *c_args,
+              rows, K, nb1, rpi, _ALPHA, _BETA, int(cm is not None)], ct)
 
 
-def _gemv_rows_per_item(dev: Device, rows: int, nbatch: int, vw: int) -> int:
-    want = 4 * dev.info.compute_units
+def _gemv_rows_per_item(cus: int, rows: int, nbatch: int, vw: int) -> int:
+    want = 4 * cus
     rpi = max(vw, -(-rows * nbatch // want) // nbatch if nbatch < want else rows)
     rpi = -(-rpi // vw) * vw
     return max(vw, min(rpi, 256))
@@ -382,27 +428,25 @@ def _gemv_rows_per_item(dev: Device, rows: int, nbatch: int, vw: int) -> int:
 
 # -- GPU style --------------------------------------------------------------------------------
 
-def _launch_gpu(dev: Device, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
-                K: int, nbatch: int, nb1: int, alpha: Any, beta: Any) -> None:
-    ct = _COMPUTE[am.arr.dtype.name]
+def _plan_gpu(plan: _Plan, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
+              K: int, nbatch: int, nb1: int) -> None:
+    ct = _COMPUTE[am.dtype.name]
     tile = GPU_TILES.get(ct.name)
     if tile is None:
         big = GPU_TILES["large"]
         groups = -(-M // big["tm"]) * -(-N // big["tn"]) * nbatch
-        tile = big if groups >= 2 * dev.info.compute_units else GPU_TILES["default"]
+        tile = big if groups >= 2 * plan.cus else GPU_TILES["default"]
+    tile = dict(tile)
     tm, tn, wm, wn = tile["tm"], tile["tn"], tile["wm"], tile["wn"]
     lx, ly = tn // wn, tm // wm
-    out_dt = o.arr.dtype
-    kernel = dev.kernels.get(TEMPLATE, "gemm_gpu",
-                             name=f"clt_mm_gemm_gpu{tm}x{tn}_{out_dt.tag}",
-                             a_dtype=am.arr.dtype.name, b_dtype=bm.arr.dtype.name,
-                             out_dtype=out_dt.name, compute=ct.name, **tile)
-    dev.launch(kernel, (-(-N // tn) * lx, -(-M // tm) * ly, nbatch), (lx, ly, 1),
-               o.arr.buffer, o.off, o.sr, o.sc, _long2(*o.bs),
-               am.arr.buffer, am.off, am.sr, am.sc, _long2(*am.bs),
-               bm.arr.buffer, bm.off, bm.sr, bm.sc, _long2(*bm.bs),
-               *_c_args(cm, o), M, N, K, nb1,
-               _scalar(alpha, ct, "alpha"), _scalar(beta, ct, "beta"), int(_has_c(cm, beta)))
+    out_dt = o.dtype
+    params = dict(name=f"clt_mm_gemm_gpu{tm}x{tn}_{out_dt.tag}", a_dtype=am.dtype.name,
+                  b_dtype=bm.dtype.name, out_dtype=out_dt.name, compute=ct.name, **tile)
+    plan.add("gemm_gpu", params, (-(-N // tn) * lx, -(-M // tm) * ly, nbatch), (lx, ly, 1),
+             [o.buf(), o.off(), o.sr, o.sc, _long2(*o.bs),
+              am.buf(), am.off(), am.sr, am.sc, _long2(*am.bs),
+              bm.buf(), bm.off(), bm.sr, bm.sc, _long2(*bm.bs), *_c_args(cm, o),
+              M, N, K, nb1, _ALPHA, _BETA, int(cm is not None)], ct)
 
 
 # ---------------------------------------------------------------------------------------------
