@@ -29,6 +29,9 @@ def test_shared_parameters_are_listed_once(device):
     m = nn.Sequential(lin, nn.Tanh(), lin)
     assert len(list(m.parameters())) == 2
     assert [n for n, _ in m.named_modules()] == ["", "0", "1"]
+    # state_dict lists a shared module under every name, as PyTorch (checkpoints match)
+    assert list(m.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    m.load_state_dict(m.state_dict())
 
 
 def test_state_dict_round_trip(device):
