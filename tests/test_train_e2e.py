@@ -1,8 +1,10 @@
 """End to end: models learn a real data set (scikit-learn's 8x8 digits) within bounded time.
 
 The MLP case exercises Linear, ReLU, Dropout, fused cross entropy with label smoothing,
-autograd and an optimizer. A small CNN case (>= 98 %) belongs with the conv layers: add it as
-``test_cnn_learns_digits`` below, reusing :func:`digits` and :func:`train`.
+autograd, SGD and a learning-rate scheduler (~2-3 s warm on the 2-core PoCL CPU device).
+
+A small CNN case (>= 98 %) belongs with the conv layers: add it as ``test_cnn_learns_digits``
+below, reusing :func:`digits` (reshape to (N, 1, 8, 8)) and :func:`train`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import pytest
 import clt
 import clt.nn as nn
 import clt.nn.functional as F
+from clt.optim import SGD
+from clt.optim.lr_scheduler import CosineAnnealingLR
 
 sklearn = pytest.importorskip("sklearn")
 
@@ -29,56 +33,28 @@ def digits():
     return train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
 
 
-class _SGD:
-    """Momentum SGD with weight decay, for when clt.optim is not available."""
-
-    def __init__(self, params, lr, momentum, weight_decay):
-        self.params = list(params)
-        self.param_groups = [{"lr": lr}]
-        self.momentum, self.weight_decay = momentum, weight_decay
-        self.bufs = [None] * len(self.params)
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @clt.no_grad()
-    def step(self):
-        lr = self.param_groups[0]["lr"]
-        for k, p in enumerate(self.params):
-            g = p.grad + p * self.weight_decay
-            self.bufs[k] = g if self.bufs[k] is None else self.bufs[k] * self.momentum + g
-            p.sub_(self.bufs[k] * lr)
-
-
-def make_sgd(params, lr, momentum=0.9, weight_decay=1e-4):
-    optim = getattr(clt, "optim", None)
-    if optim is not None and hasattr(optim, "SGD"):
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    return _SGD(params, lr, momentum, weight_decay)
-
-
 def train(model, data, device, epochs, lr, batch_size=32, label_smoothing=0.0, seed=0):
-    """Train with momentum SGD and a cosine learning-rate decay; returns test accuracy."""
+    """Momentum SGD (weight decay 1e-4) with a per-batch cosine learning-rate decay.
+
+    Returns (test accuracy, last training loss).
+    """
     x_tr, x_te, y_tr, y_te = data
-    opt = make_sgd(model.parameters(), lr)
-    rng = np.random.default_rng(seed)
+    opt = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     steps = epochs * -(-len(x_tr) // batch_size)
-    step = 0
+    sched = CosineAnnealingLR(opt, T_max=steps)
+    rng = np.random.default_rng(seed)
     model.train()
     for _ in range(epochs):
         perm = rng.permutation(len(x_tr))
         for i in range(0, len(perm), batch_size):
             idx = perm[i:i + batch_size]
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
-            step += 1
             xb = clt.tensor(x_tr[idx], device=device)
             yb = clt.tensor(y_tr[idx], device=device)
             loss = F.cross_entropy(model(xb), yb, label_smoothing=label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
     model.eval()
     with clt.no_grad():
         logits = model(clt.tensor(x_te, device=device)).numpy()
@@ -95,3 +71,5 @@ def test_mlp_learns_digits(device):
     print(f"MLP digits: test accuracy {acc:.4f}, last loss {last_loss:.4f}, {elapsed:.1f} s")
     assert np.isfinite(last_loss)
     assert acc >= 0.97, f"test accuracy {acc:.4f} < 0.97"
+    # generous bound: includes kernel builds on a cold cache and a busy shared machine
+    assert elapsed < 120, f"training took {elapsed:.0f} s"

@@ -82,11 +82,14 @@ class _ReduceAll(Function):
         return E.expand(g, ctx.shape), None
 
 
+_REDUCE_FNS = {"mean": type("Mean", (_ReduceAll,), {}), "sum": type("Sum", (_ReduceAll,), {})}
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     if needs_grad(loss):
-        return _ReduceAll.apply(loss, reduction)
+        return _REDUCE_FNS[reduction].apply(loss, reduction)
     return Tensor(R.mean(loss._data) if reduction == "mean" else R.sum(loss._data))
 
 
@@ -235,6 +238,14 @@ class _Pointwise(Function):
         return out[0], out[1], None, None, None, None, None
 
 
+# one subclass per loss, so graphs read like PyTorch's (grad_fn=<MseLossBackward>)
+_POINTWISE_FNS = {kind: type(name, (_Pointwise,), {}) for kind, name in (
+    ("mse", "MseLoss"), ("l1", "L1Loss"), ("smooth_l1", "SmoothL1Loss"), ("huber", "HuberLoss"),
+    ("bce", "BinaryCrossEntropy"), ("bce_logits", "BinaryCrossEntropyWithLogits"),
+    ("kl_div", "KlDiv"), ("kl_div_log", "KlDiv"), ("soft_margin", "SoftMarginLoss"),
+    ("poisson_log", "PoissonNllLoss"), ("poisson", "PoissonNllLoss"))}
+
+
 def _expand_to(a: Array, shape: tuple) -> Array:
     if a.shape == tuple(shape):
         return a
@@ -271,8 +282,8 @@ def _pointwise(kind: str, input: Tensor, target: Tensor, reduction: str, params:
     for t in (input, target, weight, pos_weight):
         if t is not None and not t.dtype.is_floating_point:
             raise DTypeError(f"{kind} loss: expected floating point tensors, got {t.dtype.name}")
-    return _Pointwise.apply(input, target, weight, pos_weight, kind, tuple(float(p) for p in
-                                                                            params), reduction)
+    return _POINTWISE_FNS[kind].apply(input, target, weight, pos_weight, kind,
+                                      tuple(float(p) for p in params), reduction)
 
 
 def _check_pair(fn: str, input: Any, target: Any, warn: bool = True) -> None:
@@ -477,6 +488,10 @@ class _CrossEntropy(Function):
         return gx, gt, None, None, None, None, None, None, None
 
 
+_CrossEntropyLoss = type("CrossEntropyLoss", (_CrossEntropy,), {})
+_NllLoss = type("NllLoss", (_CrossEntropy,), {})
+
+
 def _contig(shape: tuple) -> tuple:
     from clt.ops import shapes
 
@@ -621,7 +636,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     args = (input, target, weight, int(ignore_index), float(label_smoothing), reduction, True,
             probs, fn)
     if needs_grad(input, target):
-        return _CrossEntropy.apply(*args)
+        return _CrossEntropyLoss.apply(*args)
     return Tensor(_CrossEntropy.forward(_NoCtx(), *args))
 
 
@@ -644,7 +659,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     _check_weight(fn, weight, input)
     args = (input, target, weight, int(ignore_index), 0.0, reduction, False, False, fn)
     if needs_grad(input):
-        return _CrossEntropy.apply(*args)
+        return _NllLoss.apply(*args)
     return Tensor(_CrossEntropy.forward(_NoCtx(), *args))
 
 
