@@ -90,3 +90,6 @@ def is_tensor(obj: object) -> bool:
 
 
 __version__ = "0.1.0"
+
+from clt import amp  # noqa: E402  (mixed precision: clt.autocast, clt.GradScaler)
+from clt.amp import GradScaler, autocast  # noqa: E402

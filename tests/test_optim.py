@@ -1,6 +1,8 @@
 """Optimizers: fused kernels against host references (and PyTorch), groups, state, errors."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -141,6 +143,14 @@ def test_matches_reference_other_dtypes(device, name, dtype):
         for v in opt.state[p].values():        # state kept in the parameter's dtype
             if isinstance(v, clt.Tensor):
                 assert v.dtype == p.dtype
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gpu_style_kernels_match_reference(device, name, monkeypatch):
+    """The grid-stride variant GPUs get, run here by faking the capability table."""
+    monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style="gpu"))
+    opts = CASES[name][3][-2 if len(CASES[name][3]) > 2 else -1]
+    _run_against_reference(device, name, opts, np.float32, [(7,), (3000,)])
 
 
 def test_views_and_strided_grads(device, rng):

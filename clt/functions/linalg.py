@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from clt.amp import autocast_args
 from clt.autograd.function import Function
 from clt.errors import ShapeError
 from clt.functions._util import check_out_grad, check_tensor, needs_grad, same_device
@@ -117,6 +118,8 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
     check_tensor(input, "matmul")
     check_tensor(other, "matmul", "other")
     same_device("matmul", input, other)
+    if out is None:     # under clt.autocast: float16 on devices that compute it natively
+        input, other = autocast_args("matmul", input, other)
     return _raw_or_apply("matmul", _Matmul, (input, other), out,
                          lambda o: M.matmul(input._data, other._data, o))
 
@@ -229,6 +232,8 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: An
         if check_tensor(x, "addmm", name).ndim != 2:
             raise ShapeError(f"addmm: {name} must be a matrix, got shape {tuple(x.shape)}")
     same_device("addmm", input, mat1, mat2)
+    if out is None:
+        input, mat1, mat2 = autocast_args("addmm", input, mat1, mat2)
     return _raw_or_apply("addmm", _AddMM, (input, mat1, mat2, beta, alpha), out,
                          lambda o: M.addmm(input._data, mat1._data, mat2._data, beta, alpha, o))
 
@@ -242,6 +247,8 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alp
             raise ShapeError(f"baddbmm: {name} must be a 3D tensor, got shape "
                              f"{tuple(x.shape)}")
     same_device("baddbmm", input, batch1, batch2)
+    if out is None:
+        input, batch1, batch2 = autocast_args("baddbmm", input, batch1, batch2)
     return _raw_or_apply(
         "baddbmm", _AddMM, (input, batch1, batch2, beta, alpha), out,
         lambda o: M.baddbmm(input._data, batch1._data, batch2._data, beta, alpha, o))
@@ -301,6 +308,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     check_tensor(input, "linear")
     check_tensor(weight, "linear", "weight")
     same_device("linear", input, weight, bias)
+    input, weight, bias = autocast_args("linear", input, weight, bias)
     args = (input, weight, bias)
     if not needs_grad(*args):
         return Tensor(M.linear(input._data, weight._data, None if bias is None else bias._data))
@@ -390,6 +398,7 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     for k, x in enumerate(operands):
         check_tensor(x, "einsum", f"operands[{k}]")
     same_device("einsum", *operands)
+    operands = autocast_args("einsum", *operands)
     terms, out = M.parse_einsum(equation, [x._data for x in operands])
     if not needs_grad(*operands):
         return Tensor(M.einsum(",".join(terms) + "->" + out, *[x._data for x in operands]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clt.amp import autocast_args
 from clt.errors import DeviceError, DTypeError, ShapeError
 from clt.tensor import Tensor
 
@@ -33,6 +34,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         input (*, in_features), weight (out_features, in_features), bias (out_features,);
         output (*, out_features).
     """
+    input, weight, bias = autocast_args("linear", input, weight, bias)   # under clt.autocast
     _check_operands("linear", input, weight, bias)
     if weight.ndim not in (1, 2):
         raise ShapeError(f"linear(): weight must be 1-D or 2-D, got shape {tuple(weight.shape)}")
