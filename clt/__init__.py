@@ -93,3 +93,13 @@ __version__ = "0.1.0"
 
 from clt import amp  # noqa: E402  (mixed precision: clt.autocast, clt.GradScaler)
 from clt.amp import GradScaler, autocast  # noqa: E402
+
+_SUBMODULES = ("nn", "optim", "data", "metrics", "models", "train", "utils", "parallel",
+               "distributed", "cli")
+
+
+def __getattr__(name: str) -> object:
+    # subpackages load on first use, so `import clt` (and clt-devices) stays fast
+    if name in _SUBMODULES:
+        return importlib.import_module(f"clt.{name}")
+    raise AttributeError(f"module 'clt' has no attribute '{name}'")

@@ -209,6 +209,7 @@ class Accuracy(Metric):
     def reset(self) -> None:
         self._correct: Array | None = None
         self._total: Array | None = None
+        self._total_host = 0
 
     def update(self, preds: Any, target: Any) -> None:
         t = _arr(target)
@@ -233,8 +234,7 @@ class Accuracy(Metric):
         self._correct = correct if self._correct is None else ew.binary("add", self._correct,
                                                                         correct)
         if total is None:
-            n = t.numel
-            self._total_host = getattr(self, "_total_host", 0) + n
+            self._total_host += t.numel
         else:
             self._total = total if self._total is None else ew.binary("add", self._total, total)
 
@@ -243,12 +243,8 @@ class Accuracy(Metric):
             raise RuntimeError("Accuracy.compute() called before update()")
         correct = int(to_numpy(self._correct))
         total = int(to_numpy(self._total)) if self._total is not None else 0
-        total += getattr(self, "_total_host", 0)
+        total += self._total_host
         return correct / total if total else 0.0
-
-    def reset_state(self) -> None:
-        self.reset()
-        self._total_host = 0
 
 
 class _Regression(Metric):

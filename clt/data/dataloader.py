@@ -311,6 +311,13 @@ class _Uploader:
 
     def stage(self, batch: Any) -> Any:
         events: list = []
+        self._after = None
+        if self.non_blocking:
+            import pyopencl as cl
+
+            # pooled buffers may be recycled from tensors the compute queue still reads: the
+            # copy waits for work enqueued so far (it still overlaps the batch consumed next)
+            self._after = [cl.enqueue_marker(self.device.queue)]
         data = self._map(batch, events)
         return data, events
 
@@ -338,7 +345,8 @@ class _Uploader:
                 q = self.device.transfer_queue if self.non_blocking else self.device.queue
                 import pyopencl as cl
 
-                ev = cl.enqueue_copy(q, arr.buffer, data, is_blocking=not self.non_blocking)
+                ev = cl.enqueue_copy(q, arr.buffer, data, is_blocking=not self.non_blocking,
+                                     wait_for=self._after)
                 arr.storage.pending = (ev, data)
                 if self.non_blocking:
                     events.append(ev)
