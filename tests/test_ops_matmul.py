@@ -229,6 +229,10 @@ def test_out_aliasing_an_input_is_safe(device, rng):
     da = up(device, a)
     mm.gemm(da, da, out=da)
     close(da, a @ a)
+    m, v = rand(rng, (40, 40)), rand(rng, (40, 1))
+    dv = up(device, v)
+    mm.gemm(up(device, m), dv, out=dv)          # matrix-vector kernel, vector overwritten
+    close(dv, m @ v)
 
 
 @pytest.mark.parametrize("xshape", [(5, 12), (3, 4, 12), (12,)], ids=str)

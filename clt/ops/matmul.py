@@ -528,6 +528,11 @@ def gemm(a: Array, b: Array, out: Array | None = None, alpha: Any = 1, beta: Any
         out = Array.empty(dev, shape, dt)
     else:
         _check_out("gemm", out, shape, dt, dev)
+        # the kernels read operands while other work-items write out: copy what overlaps it
+        if a.storage is out.storage:
+            a = _copy(a)
+        if b.storage is out.storage:
+            b = a if b is a else _copy(b)
         if c is not None and c.storage is out.storage and _beta_nonzero(beta) and (
                 c.offset != out.offset or
                 shapes.broadcast_strides(c.shape, c.strides, shape) != out.strides):
