@@ -64,12 +64,25 @@ def _is_primitive(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-@functools.lru_cache(maxsize=None)
 def render(template: str, kernel_def: str, params: Params) -> str:
-    """Render one ``<%def>`` of ``kernels/<template>``.
+    """Render one ``<%def>`` of ``kernels/<template>`` (memoized: one render serves every device).
 
     ``params`` is a sorted tuple of (name, value) pairs of hashable primitives; it keys the caches.
+
+    Raises:
+        KernelRenderError: a parameter is not a primitive, the template or def does not exist,
+            or the template failed (strict_undefined: a name it was not given, a Python error);
+            the message names the template, def and parameters and has Mako's traceback.
     """
+    try:
+        return _render(template, kernel_def, params)
+    except TypeError:       # unhashable parameters never reach the cache
+        _check_params(params)
+        raise
+
+
+@functools.lru_cache(maxsize=None)
+def _render(template: str, kernel_def: str, params: Params) -> str:
     _check_params(params)
     try:
         tmpl = _lookup().get_template(template)
@@ -87,6 +100,10 @@ _SCALAR_TYPES = {
     "float": np.float32, "double": np.float64, "half": np.float16,
 }
 _SIG = re.compile(r"__kernel\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)
+
+
+render.cache_clear = _render.cache_clear   # type: ignore[attr-defined]
+render.cache_info = _render.cache_info     # type: ignore[attr-defined]
 
 
 def kernel_arg_dtypes(source: str, name: str) -> list[Any]:
@@ -141,36 +158,81 @@ class KernelCache:
         self._device = device
         self.options = tuple(options)
         self._kernels: dict[tuple, cl.Kernel] = {}
-        self._lock = threading.Lock()
+        # op-specific memo (e.g. elementwise keys) in front of the generic sorted-params key
+        self.fast: dict[tuple, cl.Kernel] = {}
+        self.plans: dict[tuple, Any] = {}       # launch plans of repeated ops (see ops)
+        self._lock = threading.Lock()           # guards the dicts, never held while building
+        self._building: dict[tuple, threading.Lock] = {}
         self.builds = 0
         self.disk_hits = 0
         info = device.info
-        self._identity = f"{info.platform}|{info.platform_version}|{info.name}|{info.driver_version}"
+        self._identity = "|".join((info.platform, info.platform_version, info.name,
+                                   info.driver_version))
         self._disk = os.environ.get("CLT_DISK_CACHE", "1") != "0"
 
     def __len__(self) -> int:
         return len(self._kernels)
 
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._kernels
+
+    @staticmethod
+    def key(template: str, kernel_def: str, options: tuple[str, ...] = (),
+            **params: Any) -> tuple:
+        """The cache key of a kernel: template, def, sorted params and extra build options."""
+        return (template, kernel_def, tuple(sorted(params.items())), tuple(options))
+
     def get(self, template: str, kernel_def: str, options: tuple[str, ...] = (),
             **params: Any) -> cl.Kernel:
-        """The kernel named ``params['name']`` from ``template:kernel_def``, built once."""
-        key = (template, kernel_def, tuple(sorted(params.items())), options)
+        """The kernel named ``params['name']`` from ``template:kernel_def``, built once.
+
+        Args:
+            template: file name under ``kernels/``, e.g. ``"elementwise.cl.mako"``.
+            kernel_def: the ``<%def>`` to render.
+            options: build options added to the device's defaults (part of the key).
+            **params: render parameters (hashable primitives); ``name`` is the C kernel name.
+
+        Raises:
+            KernelRenderError: the template failed to render.
+            KernelBuildError: the OpenCL compiler rejected the source.
+        """
+        key = (template, kernel_def, tuple(sorted(params.items())), tuple(options))
         kernel = self._kernels.get(key)
-        if kernel is None:
-            with self._lock:
-                kernel = self._kernels.get(key)
-                if kernel is None:
-                    kernel = self._kernels[key] = self._build(*key)
+        if kernel is not None:
+            return kernel
+        with self._lock:
+            kernel = self._kernels.get(key)
+            if kernel is not None:
+                return kernel
+            key_lock = self._building.setdefault(key, threading.Lock())
+        # one lock per key: two threads asking for one kernel build it once, while
+        # threads asking for different kernels build concurrently
+        with key_lock:
+            kernel = self._kernels.get(key)
+            if kernel is None:
+                kernel = self._build(*key)
+                with self._lock:
+                    self._kernels[key] = kernel
+                    self._building.pop(key, None)
         return kernel
 
     def prebuild(self, specs: Iterable[tuple[str, str, dict[str, Any]]], workers: int = 0) -> int:
-        """Build many kernels ahead of time, in parallel threads (the driver releases the GIL)."""
+        """Build many kernels ahead of time, in parallel threads.
+
+        ``specs`` are ``(template, kernel_def, params)`` triples as given to :meth:`get`. On PoCL
+        threads do not shorten the total (its compiler serializes builds); GPU drivers that
+        compile concurrently do benefit. Returns the number of kernels now cached.
+        """
         from concurrent.futures import ThreadPoolExecutor
 
         specs = list(specs)
         workers = workers or min(8, max(1, os.cpu_count() or 1))
-        with ThreadPoolExecutor(workers) as ex:
-            list(ex.map(lambda s: self.get(s[0], s[1], **s[2]), specs))
+        if workers == 1:
+            for s in specs:
+                self.get(s[0], s[1], **s[2])
+        else:
+            with ThreadPoolExecutor(workers) as ex:
+                list(ex.map(lambda s: self.get(s[0], s[1], **s[2]), specs))
         return len(specs)
 
     def _build(self, template: str, kernel_def: str, params: Params,
@@ -183,7 +245,8 @@ class KernelCache:
         kernel = cl.Kernel(program, name)   # once: `program.name` makes a new Kernel per access
         kernel.set_scalar_arg_dtypes(kernel_arg_dtypes(source, name))
         elapsed = time.perf_counter() - start
-        STATS.build_seconds += elapsed
+        with self._lock:
+            STATS.build_seconds += elapsed
         if os.environ.get("CLT_KEEP_SOURCE") == "1":
             fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".cl")
             with os.fdopen(fd, "w") as fh:
@@ -203,8 +266,10 @@ class KernelCache:
         if path is not None and path.is_file():
             try:
                 program = cl.Program(ctx, [dev], [path.read_bytes()]).build(options=options)
-                self.disk_hits += 1
-                STATS.disk_hits += 1
+                with self._lock:
+                    self.disk_hits += 1
+                    STATS.disk_hits += 1
+                log.debug("loaded %s:%s from the disk cache %s", template, kernel_def, path.name)
                 return program
             except (cl.Error, OSError):
                 path.unlink(missing_ok=True)   # stale or corrupt binary: rebuild below
@@ -215,8 +280,9 @@ class KernelCache:
                 f"{template}:{kernel_def} failed to build on {self._device}\n"
                 f"parameters: {dict(params)}\noptions: {' '.join(options)}\n"
                 f"build log:\n{exc}\nsource:\n{numbered(source)}") from exc
-        self.builds += 1
-        STATS.programs_built += 1
+        with self._lock:
+            self.builds += 1
+            STATS.programs_built += 1
         if path is not None:
             try:
                 binary = program.get_info(cl.program_info.BINARIES)[0]

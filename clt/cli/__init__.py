@@ -1,0 +1,1 @@
+"""Command-line tools (``clt-devices``). The top layer: may import any part of clt."""
