@@ -269,8 +269,10 @@ def _generate(out: Array, dist: str, generator: Generator | None, scalars: Seque
         chunk = -(-chunk // width) * width
         groups = -(-nblocks // chunk)
     else:
+        # one block per work-item; a grid-stride loop only past 2**20 groups. With the loop
+        # capped at 1024 groups an H200 made rand(64M float32) at 97 GB/s instead of 2.8 TB/s.
         chunk = 1
-        groups = min(-(-nblocks // local), 1024)
+        groups = min(-(-nblocks // local), 1 << 20)
     gsize = -(-groups // local) * local
     args: list[Any] = [dense.buffer, dense.offset]
     if inp is not None:
@@ -587,13 +589,14 @@ def dropout(x: Array, p: float = 0.5, generator: Generator | None = None
 
 def randperm(device: Device, n: int, dtype: Any = None,
              generator: Generator | None = None) -> Array:
-    """A random permutation of ``0 .. n-1``.
+    """A random permutation of ``0 .. n-1``, on the device without a host round trip.
 
-    The keys are the stream's 64-bit values (as :func:`randint` makes them), sorted stably, so the
-    permutation is identical on every device. Until clt has a device sort the keys are made and
-    sorted on the host and the result is uploaded without waiting (no device round trip); the
-    stream is the same either way, so a device sort will not change any result.
+    The sort keys are ``random_(int64, 0, 2**63)`` values (the stream's 64-bit words shifted right
+    by one) and the permutation is their stable argsort, so it is identical on every device (a
+    host model: ``np.argsort(words >> 1, kind="stable")``).
     """
+    from clt.ops import reduce
+
     n = _int_arg(n, "randperm", "n")
     if n < 0:
         raise ValueError(f"randperm: n must be non-negative, got {n}")
@@ -604,9 +607,11 @@ def randperm(device: Device, n: int, dtype: Any = None,
         if n - 1 > hi:
             raise ValueError(f"randperm: n={n} is too large for dtype {dt.name} "
                              f"(largest value {hi})")
-    keys = _host_words64(_gen(generator), n) if n else np.zeros(0, np.uint64)
-    perm = np.argsort(keys, kind="stable")
-    return transfer.from_numpy(device, perm.astype(dt.np), dt, blocking=False)
+    if n == 0:
+        return Array.empty(device, (0,), dt)
+    keys = random_(Array.empty(device, (n,), D.int64), 0, 1 << 63, generator)
+    perm = reduce.argsort(keys)
+    return perm if dt is D.int64 else ew.cast(perm, dt)
 
 
 def multinomial(probs: Array, num_samples: int, replacement: bool = False,
