@@ -130,6 +130,14 @@ def test_host_philox_matches_reference():
     assert [int(v) for v in R.philox4x32_10(np.zeros(1, np.uint64), 0, 0)[0]] == list(KAT[0][2])
 
 
+def test_host_uint64_is_the_randint_stream(device):
+    g = seeded(9, 4)
+    assert [int(v) for v in R.host_uint64(7, g)] == ref_u64(9, 4, 7)
+    assert g.get_offset() == 8
+    dev = R.random_(Array.empty(device, (7,), D.int64), -2 ** 63, None, seeded(9, 4))
+    assert [(int(v) + 2 ** 63) % 2 ** 64 for v in to_numpy(dev)] == ref_u64(9, 4, 7)
+
+
 def test_device_words_are_philox_kat(device):
     # the full int64 range is the raw 64-bit stream shifted by -2**63: recover the words
     x = R.random_(Array.empty(device, (2,), D.int64), -2 ** 63, None, seeded(0))

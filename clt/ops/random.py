@@ -208,6 +208,16 @@ def philox4x32_10(ctr: np.ndarray, key0: int, key1: int) -> np.ndarray:
     return np.stack([c0, c1, c2, c3], axis=-1).astype(np.uint32)
 
 
+def host_uint64(n: int, generator: Generator | None = None) -> np.ndarray:
+    """``n`` random uint64 values from the stream, computed on the host (no device involved).
+
+    They are the words the randint kernels use, so host-side consumers (shuffling a dataset,
+    seeding a numpy Generator from ``clt.manual_seed``) stay reproducible and advance the stream
+    like a device request of ``n`` int64 values would.
+    """
+    return _host_words64(_gen(generator), n)
+
+
 def _host_words64(gen: Generator, n: int) -> np.ndarray:
     """``n`` 64-bit values from the stream exactly as the randint kernel makes them."""
     key0, key1, ctr = gen.reserve(-(-n // 2))
@@ -666,7 +676,7 @@ def multinomial(probs: Array, num_samples: int, replacement: bool = False,
 
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
-           "get_rng_state", "set_rng_state", "philox4x32_10", "rand", "randn", "randint",
+           "get_rng_state", "set_rng_state", "philox4x32_10", "host_uint64", "rand", "randn", "randint",
            "uniform", "normal", "normal_tensor", "bernoulli", "dropout", "randperm",
            "multinomial", "uniform_", "normal_", "log_normal_", "exponential_", "cauchy_",
            "geometric_", "random_", "bernoulli_"]
