@@ -9,14 +9,13 @@ import re
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
-import mako.exceptions
 import numpy as np
 import pyopencl as cl
 import pyopencl.cltypes as cltypes
-from mako.lookup import TemplateLookup
 
 from clt.backend.capabilities import cache_dir
 from clt.errors import KernelBuildError, KernelRenderError
@@ -46,7 +45,10 @@ def find_kernel_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=1)
-def _lookup() -> TemplateLookup:
+def _lookup() -> Any:
+    # imported here: mako.lookup pulls in pygments (~0.1-0.2 s), which `import clt` need not pay
+    from mako.lookup import TemplateLookup
+
     return TemplateLookup(directories=[str(find_kernel_dir())], strict_undefined=True)
 
 
@@ -88,6 +90,8 @@ def _render(template: str, kernel_def: str, params: Params) -> str:
         tmpl = _lookup().get_template(template)
         return tmpl.get_def(kernel_def).render(**dict(params)).strip() + "\n"
     except Exception as exc:
+        import mako.exceptions   # imports pygments: ~0.1 s, paid only when a render fails
+
         raise KernelRenderError(
             f"cannot render {template}:{kernel_def} with {dict(params)}: "
             f"{type(exc).__name__}: {exc}\n"
@@ -274,12 +278,24 @@ class KernelCache:
             except (cl.Error, OSError):
                 path.unlink(missing_ok=True)   # stale or corrupt binary: rebuild below
         try:
-            program = cl.Program(ctx, source).build(options=options, cache_dir=False)
+            with warnings.catch_warnings():
+                # a successful build's compiler remarks (NVIDIA prints some) go to the
+                # debug log below instead of a CompilerWarning on every first call
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                program = cl.Program(ctx, source).build(options=options, cache_dir=False)
         except cl.RuntimeError as exc:
             raise KernelBuildError(
                 f"{template}:{kernel_def} failed to build on {self._device}\n"
                 f"parameters: {dict(params)}\noptions: {' '.join(options)}\n"
                 f"build log:\n{exc}\nsource:\n{numbered(source)}") from exc
+        if log.isEnabledFor(logging.DEBUG):
+            try:
+                remarks = program.get_build_info(dev, cl.program_build_info.LOG).strip()
+            except cl.Error:
+                remarks = ""
+            if remarks:
+                log.debug("compiler output for %s:%s %s:\n%s", template, kernel_def,
+                          dict(params).get("name"), remarks)
         with self._lock:
             self.builds += 1
             STATS.programs_built += 1

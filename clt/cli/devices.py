@@ -224,8 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(f"default: {infos[default_index].id} ({reason}), marked *")
     print(SELECT_HINT)
-    if not any(r["probe"] for r in rows):
-        print("measure bandwidth and FLOP/s with --probe; check each device with --check")
+    if not (args.check or args.probe):
+        print("check that each device works with --check; measure them with --probe")
     for dev_id, w in doc.get("warmup", {}).items():
         print(f"\nwarm-up on {dev_id}: {w['seconds']:.2f} s")
         for f in w["families"]:
