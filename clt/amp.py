@@ -306,7 +306,7 @@ class GradScaler:
         """Divide ``optimizer``'s gradients by the scale in place, recording inf/NaN on device.
 
         Call it before clipping gradients; :meth:`step` calls it if you don't. At most once per
-        optimizer between two :meth:`update` calls. Enqueues one fused kernel per gradient
+        optimizer between two :meth:`update` calls. Enqueues one fused kernel per 8 gradients
         and never waits.
         """
         if not self._enabled:
@@ -317,18 +317,16 @@ class GradScaler:
                                "last update().")
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        inv_scale = 1.0 / self._scale
-        found: dict[Any, Array] = {}
+        by_device: dict[Any, list[Array]] = {}
         for group in optimizer.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad._data
-                flag = found.get(g.device)
-                if flag is None:
-                    flag = found[g.device] = Array.empty(g.device, (1,), D.int32)
-                    ew.fill_(flag, 0)
-                O.unscale_(g, flag, inv_scale)
+                if p.grad is not None:
+                    by_device.setdefault(p.grad.device, []).append(p.grad._data)
+        found: dict[Any, Array] = {}
+        for dev, grads in by_device.items():
+            flag = found[dev] = Array.empty(dev, (1,), D.int32)
+            ew.fill_(flag, 0)
+            O.unscale_(grads, flag, 1.0 / self._scale)     # one launch per 8 gradients
         state["found_inf_per_device"] = found
         state["stage"] = _UNSCALED
 

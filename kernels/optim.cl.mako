@@ -1,37 +1,49 @@
 ## optim.cl.mako -- fused optimizer updates and the mixed-precision gradient unscale.
 ##
-## One launch updates one parameter completely: gradient sign (maximize), weight decay, every
-## moment buffer and the parameter write happen in a single pass over memory, so a step is
-## memory-bound (Adam: read p, g, m, v; write p, m, v).
+## One launch updates up to k parameters completely: gradient sign (maximize), weight decay,
+## every moment buffer and the parameter write happen in a single pass over memory, so a step is
+## memory-bound (Adam: read p, g, m, v; write p, m, v), and a model's parameters take
+## ceil(count / k) launches instead of one each (launch overhead dominates small tensors).
 ##
-## Every def takes (name, dtype, style):
+## Every def takes (name, dtype, style, k):
 ##   name   C kernel name, clt_optim_<optimizer>_<dtype tag>
-##   dtype  clt dtype name of the parameter, its gradient and its state buffers
+##   dtype  clt dtype name of the parameters, their gradients and their state buffers
 ##          ("float16", "float32", "float64"); float16 is stored as half and computed as float
 ##   style  "cpu" | "gpu" (from the device's capability table)
+##   k      tensors per launch (the host always uses one k, so each optimizer builds once)
 ##
 ## Hyper-parameters are scalar kernel ARGUMENTS of the compute type (float; double for
 ## float64), never baked into the source: a scheduler that changes lr every step reuses one build.
 ## Host-side derived values (bias corrections, 1 - beta, the sign of the gradient) are computed in
-## Python double precision and passed in. Int flags pick a loop variant OUTSIDE the loop, so each
-## loop body is branch-free and vectorises; a pointer whose flag is off is never dereferenced
-## (the host passes any valid buffer there).
+## Python double precision and passed in; they are shared by the k tensors of a launch (the host
+## groups tensors by step count). Int flags pick a loop variant OUTSIDE the loop, so each loop
+## body is branch-free and vectorises; a pointer whose flag is off is never dereferenced (the
+## host passes any valid buffer there).
 ##
-## Pointers: p_g and g_g take element offsets p_off, g_off (a parameter may be a view); state
-## buffers are the optimizer's own, contiguous, offset 0, with the parameter's dtype.
+## Per-tensor arguments (see tensors()): for tensor t, its buffers <buf><t>_g, element offsets
+## p<t>_off and g<t>_off (a parameter may be a view; state buffers are the optimizer's own,
+## contiguous, offset 0) and its length n<t>. Unused rows of a launch get n<t> = 0.
 ##
-## Launch, style "cpu": global = ceil(n / chunk) work-items, local size (1,) always (PoCL
-##   re-JITs a kernel for every new work-group size); work-item w updates the contiguous range
-##   [w*chunk, min((w+1)*chunk, n)) with 8-wide (float64: 4-wide) vload/vstore and a scalar
-##   tail. chunk is a multiple of 8.
-## Launch, style "gpu": a grid-stride loop, one element per iteration (coalesced); local 256,
-##   global = min(roundup(n, 256), 256 * 1024).
+## Launch, style "cpu": 2-D, global = (ceil(max n / chunk), tensors), local (1, 1) always (PoCL
+##   re-JITs a kernel for every new work-group size); work-item (w, t) updates the contiguous
+##   range [w*chunk, min((w+1)*chunk, n<t>)) of tensor t with 8-wide (float64: 4-wide)
+##   vload/vstore and a scalar tail. chunk is a multiple of 8.
+## Launch, style "gpu": 2-D, global = (min(roundup(max n, 256), 256 * 1024), tensors), local
+##   (256, 1); row t runs a grid-stride loop over tensor t, one element per iteration
+##   (coalesced).
 <%namespace name="c" file="common.cl.mako"/>
 <%!
     # vector width of the CPU-style main loop: one 256-bit AVX2 register. double8 would cross the
     # ABI of PoCL's vload8/sqrt calls without AVX-512 (it warns, then crashed at launch)
     def vw(dtype):
         return 4 if dtype == "float64" else 8
+
+    def chain(k, fmt):
+        """A ternary chain picking fmt.format(t=<row>) for the row t of a k-tensor launch."""
+        expr = fmt.format(t=k - 1)
+        for t in range(k - 2, -1, -1):
+            expr = f"(t == {t}u ? {fmt.format(t=t)} : {expr})"
+        return expr
 %>
 ## vt(dtype, w): the compute type, scalar (w == 1) or w-wide vector.
 <%def name="vt(dtype, w)">${c.ctype_compute(dtype)}${"" if w == 1 else w}</%def>
@@ -62,12 +74,40 @@ vstore${w}(${val}, 0, ${ptr} + i);\
     const ${c.ctype_compute(dtype)} ${name},
 % endfor
 </%def>
-## header(dtype): the prelude (signatures spell scalar types out: the host reads them there).
+## header(dtype): the prelude.
 <%def name="header(dtype)">
 ${c.prelude((dtype,))}
 </%def>
-## range(style): the work-item's element range [j0, j1) (CPU style); returns early when empty.
-<%def name="range(style)">
+## tensors(dtype, k, bufs): the per-tensor arguments of a k-tensor launch. bufs: space-separated
+## buffer names, each optionally suffixed ":o" (takes an element offset, <buf><t>_off) and/or
+## ":c" (read-only). Each tensor t also takes its length n<t>.
+<%def name="tensors(dtype, k, bufs)">
+% for t in range(k):
+% for spec in bufs.split():
+<%
+    name, _, flags = spec.partition(":")
+    qual = "const " if "c" in flags else ""
+    off = f" const ulong {name}{t}_off," if "o" in flags else ""
+%>\
+    __global ${qual}${c.ctype(dtype)} *restrict ${name}${t}_g,${off}
+% endfor
+    const ulong n${t},
+% endfor
+</%def>
+## select(dtype, k, bufs, style): the tensor of this work-item row (t = get_global_id(1)): its
+## pointers under the plain names <buf>_g (offsets applied), its length n and, CPU style, the
+## element range [j0, j1) of this work-item (returns early when it is empty).
+<%def name="select(dtype, k, bufs, style)">
+    const uint t = get_global_id(1);
+% for spec in bufs.split():
+<%
+    name, _, flags = spec.partition(":")
+    qual = "const " if "c" in flags else ""
+    ptr = name + "{t}_g" + (" + " + name + "{t}_off" if "o" in flags else "")
+%>\
+    __global ${qual}${c.ctype(dtype)} *restrict ${name}_g = ${chain(k, ptr)};
+% endfor
+    const ulong n = ${chain(k, "n{t}")};
 % if style == "cpu":
     const ulong j0 = get_global_id(0) * chunk;
     if (j0 >= n) return;
@@ -103,18 +143,14 @@ ${c.prelude((dtype,))}
 ##   d = gsign * g + weight_decay * p
 ##   has_buf: b = first ? d : momentum * b + damp1 * d;  d = nesterov ? d + momentum * b : b
 ##   p -= lr * d
-<%def name="sgd(name, dtype, style)">
+<%def name="sgd(name, dtype, style, k)">
 ${header(dtype)}
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict p_g, const ulong p_off,
-    __global const ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
-    __global ${c.ctype(dtype)} *restrict buf_g,
+    ${tensors(dtype, k, "p:o g:oc buf")}
     ${scalars(dtype, "gsign weight_decay lr momentum damp1")}
-    const int has_buf, const int first, const int nesterov, const ulong n, const ulong chunk)
+    const int has_buf, const int first, const int nesterov, const ulong chunk)
 {
-    ${range(style)}
-    p_g += p_off;
-    g_g += g_off;
+    ${select(dtype, k, "p:o g:oc buf", style)}
 % for has_buf in (True, False):
     ${"if (has_buf)" if has_buf else "else"} {
     <%call expr="loops(dtype, style)" args="w">
@@ -142,20 +178,15 @@ __kernel void ${name}(
 ##   p = p_scale * p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
 ##   with p_scale = 1 - lr * wd for AdamW (1 for Adam), step_size = lr / (1 - beta1^t),
 ##   bc2_sqrt = sqrt(1 - beta2^t), all computed on the host from its step counter.
-<%def name="adam(name, dtype, style)">
+<%def name="adam(name, dtype, style, k)">
 ${header(dtype)}
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict p_g, const ulong p_off,
-    __global const ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
-    __global ${c.ctype(dtype)} *restrict m_g, __global ${c.ctype(dtype)} *restrict v_g,
-    __global ${c.ctype(dtype)} *restrict vmax_g,
+    ${tensors(dtype, k, "p:o g:oc m v vmax")}
     ${scalars(dtype, "gsign wd_grad p_scale omb1 beta2 omb2 step_size bc2_sqrt eps")}
     const int amsgrad,
-    const ulong n, const ulong chunk)
+    const ulong chunk)
 {
-    ${range(style)}
-    p_g += p_off;
-    g_g += g_off;
+    ${select(dtype, k, "p:o g:oc m v vmax", style)}
 % for ams in (True, False):
     ${"if (amsgrad)" if ams else "else"} {
     <%call expr="loops(dtype, style)" args="w">
@@ -184,19 +215,14 @@ __kernel void ${name}(
 ##   sq = alpha * sq + oma * g * g
 ##   centered: ga = ga + oma * (g - ga); avg = sqrt(sq - ga * ga) + eps; else avg = sqrt(sq) + eps
 ##   has_mom: b = momentum * b + g / avg; p -= lr * b;   else p -= lr * (g / avg)
-<%def name="rmsprop(name, dtype, style)">
+<%def name="rmsprop(name, dtype, style, k)">
 ${header(dtype)}
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict p_g, const ulong p_off,
-    __global const ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
-    __global ${c.ctype(dtype)} *restrict sq_g, __global ${c.ctype(dtype)} *restrict gavg_g,
-    __global ${c.ctype(dtype)} *restrict buf_g,
+    ${tensors(dtype, k, "p:o g:oc sq gavg buf")}
     ${scalars(dtype, "gsign weight_decay lr alpha oma eps momentum")}
-    const int centered, const int has_mom, const ulong n, const ulong chunk)
+    const int centered, const int has_mom, const ulong chunk)
 {
-    ${range(style)}
-    p_g += p_off;
-    g_g += g_off;
+    ${select(dtype, k, "p:o g:oc sq gavg buf", style)}
 % for k, (cen, mom) in enumerate(((True, True), (True, False), (False, True), (False, False))):
 <% cond = f"(centered == {int(cen)} && has_mom == {int(mom)})" %>
     ${("if " + cond) if k == 0 else ("else if " + cond) if k < 3 else "else"} {
@@ -231,18 +257,14 @@ __kernel void ${name}(
 ## adagrad(name, dtype, style): Adagrad.
 ##   g = gsign * g + weight_decay * p;  s += g * g;  p -= clr * (g / (sqrt(s) + eps))
 ##   clr = lr / (1 + (t - 1) * lr_decay) from the host's step counter.
-<%def name="adagrad(name, dtype, style)">
+<%def name="adagrad(name, dtype, style, k)">
 ${header(dtype)}
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict p_g, const ulong p_off,
-    __global const ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
-    __global ${c.ctype(dtype)} *restrict sum_g,
+    ${tensors(dtype, k, "p:o g:oc sum")}
     ${scalars(dtype, "gsign weight_decay clr eps")}
-    const ulong n, const ulong chunk)
+    const ulong chunk)
 {
-    ${range(style)}
-    p_g += p_off;
-    g_g += g_off;
+    ${select(dtype, k, "p:o g:oc sum", style)}
     <%call expr="loops(dtype, style)" args="w">
             const ${vt(dtype, w)} p = ${ld(dtype, "p_g", w)};
             const ${vt(dtype, w)} g = gsign * ${ld(dtype, "g_g", w)} + weight_decay * p;
@@ -259,18 +281,14 @@ __kernel void ${name}(
 ##   sq = rho * sq + omr * g * g
 ##   delta = sqrt(acc + eps) / sqrt(sq + eps) * g
 ##   acc = rho * acc + omr * delta * delta;  p -= lr * delta
-<%def name="adadelta(name, dtype, style)">
+<%def name="adadelta(name, dtype, style, k)">
 ${header(dtype)}
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict p_g, const ulong p_off,
-    __global const ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
-    __global ${c.ctype(dtype)} *restrict sq_g, __global ${c.ctype(dtype)} *restrict acc_g,
+    ${tensors(dtype, k, "p:o g:oc sq acc")}
     ${scalars(dtype, "gsign weight_decay lr rho omr eps")}
-    const ulong n, const ulong chunk)
+    const ulong chunk)
 {
-    ${range(style)}
-    p_g += p_off;
-    g_g += g_off;
+    ${select(dtype, k, "p:o g:oc sq acc", style)}
     <%call expr="loops(dtype, style)" args="w">
             const ${vt(dtype, w)} p = ${ld(dtype, "p_g", w)};
             const ${vt(dtype, w)} g = gsign * ${ld(dtype, "g_g", w)} + weight_decay * p;
@@ -288,18 +306,14 @@ __kernel void ${name}(
 ## lion(name, dtype, style): Lion (Chen et al. 2023, "Symbolic Discovery of Optimization
 ## Algorithms"), decoupled weight decay.
 ##   g = gsign * g;  p = p_scale * p - lr * sign(beta1 * m + omb1 * g);  m = beta2 * m + omb2 * g
-<%def name="lion(name, dtype, style)">
+<%def name="lion(name, dtype, style, k)">
 ${header(dtype)}
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict p_g, const ulong p_off,
-    __global const ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
-    __global ${c.ctype(dtype)} *restrict m_g,
+    ${tensors(dtype, k, "p:o g:oc m")}
     ${scalars(dtype, "gsign p_scale lr beta1 omb1 beta2 omb2")}
-    const ulong n, const ulong chunk)
+    const ulong chunk)
 {
-    ${range(style)}
-    p_g += p_off;
-    g_g += g_off;
+    ${select(dtype, k, "p:o g:oc m", style)}
     <%call expr="loops(dtype, style)" args="w">
             const ${vt(dtype, w)} p = ${ld(dtype, "p_g", w)};
             const ${vt(dtype, w)} g = gsign * ${ld(dtype, "g_g", w)};
@@ -318,17 +332,16 @@ __kernel void ${name}(
 ##   ever write 1 to it, so concurrent writes agree.
 ## Non-finite test: x - x is 0 for finite x and NaN for inf/NaN (no isfinite() call, which PoCL
 ## does not inline); clt never builds with -cl-fast-relaxed-math, which would fold it to 0.
-<%def name="unscale(name, dtype, style)">
+<%def name="unscale(name, dtype, style, k)">
 ${header(dtype)}
 <% mask = "long" if dtype == "float64" else "int" %>
 __kernel void ${name}(
-    __global ${c.ctype(dtype)} *restrict g_g, const ulong g_off,
+    ${tensors(dtype, k, "g:o")}
     __global int *restrict found_g,
     ${scalars(dtype, "inv_scale")}
-    const ulong n, const ulong chunk)
+    const ulong chunk)
 {
-    ${range(style)}
-    g_g += g_off;
+    ${select(dtype, k, "g:o", style)}
     int bad = 0;
 % if style == "cpu":
     ${mask}${vw(dtype)} badv = (${mask}${vw(dtype)})0;

@@ -30,6 +30,9 @@ def fp16_device(device, monkeypatch):
 def gpu_style(device, monkeypatch):
     """The device told to use the GPU-style (grid-stride) kernel variants."""
     monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style="gpu"))
+    # elementwise launch plans and kernels memoized for the real style must not be reused
+    monkeypatch.setattr(device.kernels, "plans", {})
+    monkeypatch.setattr(device.kernels, "fast", {})
     return device
 
 

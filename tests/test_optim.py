@@ -149,6 +149,9 @@ def test_matches_reference_other_dtypes(device, name, dtype):
 def test_gpu_style_kernels_match_reference(device, name, monkeypatch):
     """The grid-stride variant GPUs get, run here by faking the capability table."""
     monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style="gpu"))
+    # elementwise launch plans and kernels memoized for the real style must not be reused
+    monkeypatch.setattr(device.kernels, "plans", {})
+    monkeypatch.setattr(device.kernels, "fast", {})
     opts = CASES[name][3][-2 if len(CASES[name][3]) > 2 else -1]
     _run_against_reference(device, name, opts, np.float32, [(7,), (3000,)])
 
@@ -178,6 +181,51 @@ def test_views_and_strided_grads(device, rng):
     rest = big.numpy()        # the rows around the narrowed parameter are untouched
     np.testing.assert_array_equal(rest[:2], base[:2])
     np.testing.assert_array_equal(rest[5:], base[5:])
+
+
+def test_many_parameters_mixed_sizes_dtypes_and_steps(device, rng):
+    """More tensors than one launch takes, two dtypes in one group, and parameters whose step
+    counts differ (some miss gradients on some steps), all against the reference."""
+    sizes = [int(s) for s in rng.integers(1, 5000, size=19)]
+    dtypes = [np.float16 if i % 5 == 0 else np.float32 for i in range(19)]
+    host = [rng.standard_normal(s).astype(d) for s, d in zip(sizes, dtypes)]
+    params = [clt.nn.Parameter(clt.tensor(h, device=device)) for h in host]
+    opt = Adam(params, lr=0.01, amsgrad=True, weight_decay=0.01)
+    states = [{} for _ in host]
+    kw = _adam_kw(False)(opt.param_groups[0])
+    for step in range(4):
+        for i, (p, h, st) in enumerate(zip(params, host, states)):
+            if (i + step) % 3 == 0 and step:       # no gradient this step
+                p.grad = None
+                continue
+            g = rng.standard_normal(h.shape).astype(h.dtype)
+            p.grad = clt.tensor(g, device=device)
+            _reference_adam(h, g, st, **kw)
+        opt.step()
+    for p, h, st in zip(params, host, states):
+        assert opt.state[p]["step"] == st["step"]
+        _close(p.detach().numpy(), h, h.dtype.type)
+
+
+def test_launch_count(device, monkeypatch):
+    """19 parameters at the same step: ceil(19 / 8) = 3 fused launches, nothing else."""
+    from clt.ops import optim as O
+
+    params = [clt.nn.Parameter(clt.ones(100 + i, device=device)) for i in range(19)]
+    for i, p in enumerate(params):
+        p.grad = clt.ones(100 + i, device=device)
+    opt = Adam(params)
+    opt.step()
+    launches = []
+    real = type(device).launch
+
+    def counting(self, kernel, *args):
+        launches.append(kernel.function_name)
+        return real(self, kernel, *args)
+
+    monkeypatch.setattr(type(device), "launch", counting)
+    opt.step()
+    assert launches == ["clt_optim_adam_f32"] * -(-19 // O.TENSORS_PER_LAUNCH)
 
 
 def test_empty_parameter_and_missing_grads(device):

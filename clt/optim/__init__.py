@@ -1,9 +1,9 @@
 """Optimizers and learning-rate schedulers with PyTorch's names and semantics.
 
-Every optimizer updates each parameter with ONE fused kernel launch per step (gradient, weight
-decay, moments and the parameter write in a single pass), keeps step counters on the host, and
-never waits for the device inside ``step()``. Hyper-parameters are kernel arguments, so changing
-``lr`` every step (schedulers) never rebuilds a kernel.
+Every optimizer updates its parameters with fused kernels (gradient, weight decay, moments and
+the parameter write in a single pass over memory; one launch serves 8 parameters), keeps step
+counters on the host, and never waits for the device inside ``step()``. Hyper-parameters are
+kernel arguments, so changing ``lr`` every step (schedulers) never rebuilds a kernel.
 """
 from clt.optim import lr_scheduler
 from clt.optim.adadelta import Adadelta

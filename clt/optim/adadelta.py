@@ -1,7 +1,7 @@
 """Adadelta (Zeiler, 2012)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class Adadelta(Optimizer):
         a = rho * a + (1 - rho) * d^2
         p = p - lr * d
 
-    One fused kernel launch per parameter.
+    One fused kernel launch per 8 parameters.
 
     Args:
         params: tensors or parameter-group dicts.
@@ -49,23 +49,28 @@ class Adadelta(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                adadelta(p, p.grad, self.state[p], lr=group["lr"], rho=group["rho"],
-                         eps=group["eps"], weight_decay=group["weight_decay"],
-                         maximize=group["maximize"])
+            params = list(self._params_with_grad(group))
+            adadelta(params, [p.grad for p in params], [self.state[p] for p in params],
+                     lr=group["lr"], rho=group["rho"], eps=group["eps"],
+                     weight_decay=group["weight_decay"], maximize=group["maximize"])
         return loss
 
 
-def adadelta(param: Tensor, grad: Tensor, state: dict, *, lr: float, rho: float, eps: float,
-             weight_decay: float, maximize: bool) -> None:
-    """Functional Adadelta update of one parameter (one kernel launch); creates its state."""
-    if not state:
-        state["step"] = 0
-        state["square_avg"] = zeros_state(param)
-        state["acc_delta"] = zeros_state(param)
-    state["step"] += 1
-    O.adadelta_step(param._data, grad._data, state["square_avg"]._data, state["acc_delta"]._data,
-                    lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+def adadelta(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
+             lr: float, rho: float, eps: float, weight_decay: float, maximize: bool) -> None:
+    """Functional Adadelta over parameters with their gradients and state dicts (creates the
+    state); one kernel launch per 8 parameters."""
+    for p, st in zip(params, states):
+        if not st:
+            st["step"] = 0
+            st["square_avg"] = zeros_state(p)
+            st["acc_delta"] = zeros_state(p)
+    O.adadelta_step([p._data for p in params], [g._data for g in grads],
+                    [st["square_avg"]._data for st in states],
+                    [st["acc_delta"]._data for st in states], lr=lr, rho=rho, eps=eps,
+                    weight_decay=weight_decay, maximize=maximize)
+    for st in states:
+        st["step"] += 1
 
 
 def _reference_adadelta(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, rho: float,

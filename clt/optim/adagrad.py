@@ -1,7 +1,7 @@
 """Adagrad (Duchi, Hazan & Singer, 2011)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class Adagrad(Optimizer):
         s = s + g^2                        (s starts at initial_accumulator_value)
         p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
 
-    One fused kernel launch per parameter. As in PyTorch, the state is created in the
+    One fused kernel launch per 8 parameters. As in PyTorch, the state is created in the
     constructor (so it can be shared or inspected before the first step).
 
     Args:
@@ -59,22 +59,31 @@ class Adagrad(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                state = self.state[p]
-                if not state:    # a group added after construction
-                    state.update(step=0, sum=zeros_state(p, group["initial_accumulator_value"]))
-                adagrad(p, p.grad, state, lr=group["lr"], lr_decay=group["lr_decay"],
-                        weight_decay=group["weight_decay"], eps=group["eps"],
-                        maximize=group["maximize"])
+            params = list(self._params_with_grad(group))
+            for p in params:
+                if not self.state[p]:    # a group added after construction
+                    self.state[p].update(step=0, sum=zeros_state(
+                        p, group["initial_accumulator_value"]))
+            adagrad(params, [p.grad for p in params], [self.state[p] for p in params],
+                    lr=group["lr"], lr_decay=group["lr_decay"],
+                    weight_decay=group["weight_decay"], eps=group["eps"],
+                    maximize=group["maximize"])
         return loss
 
 
-def adagrad(param: Tensor, grad: Tensor, state: dict, *, lr: float, lr_decay: float,
-            weight_decay: float, eps: float, maximize: bool) -> None:
-    """Functional Adagrad update of one parameter (one kernel launch)."""
-    state["step"] += 1
-    O.adagrad_step(param._data, grad._data, state["sum"]._data, lr=lr, lr_decay=lr_decay,
-                   weight_decay=weight_decay, eps=eps, maximize=maximize, step=state["step"])
+def adagrad(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
+            lr: float, lr_decay: float, weight_decay: float, eps: float, maximize: bool) -> None:
+    """Functional Adagrad over parameters with their gradients and (initialised) state dicts;
+    one kernel launch per 8 parameters at the same step count."""
+    by_step: dict[int, list] = {}
+    for p, g, st in zip(params, grads, states):
+        by_step.setdefault(st["step"] + 1, []).append((p, g, st))
+    for step, items in by_step.items():
+        O.adagrad_step([p._data for p, _, _ in items], [g._data for _, g, _ in items],
+                       [st["sum"]._data for _, _, st in items], lr=lr, lr_decay=lr_decay,
+                       weight_decay=weight_decay, eps=eps, maximize=maximize, step=step)
+        for _, _, st in items:
+            st["step"] = step
 
 
 def _reference_adagrad(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, lr_decay: float,

@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba, 2015), with AMSGrad (Reddi et al., 2018) as an option."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class Adam(Optimizer):
         v_hat = max(v_hat, v) (amsgrad) | v
         p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
 
-    One fused kernel launch per parameter; ``t`` is counted on the host.
+    One fused kernel launch per 8 parameters; ``t`` is counted on the host.
 
     Args:
         params: tensors or parameter-group dicts.
@@ -63,29 +63,37 @@ class Adam(Optimizer):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            for p in self._params_with_grad(group):
-                adam(p, p.grad, self.state[p], lr=group["lr"], beta1=beta1, beta2=beta2,
-                     eps=group["eps"], weight_decay=group["weight_decay"],
-                     amsgrad=group["amsgrad"], maximize=group["maximize"],
-                     decoupled=self._decoupled)
+            params = list(self._params_with_grad(group))
+            adam(params, [p.grad for p in params], [self.state[p] for p in params],
+                 lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                 weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
+                 maximize=group["maximize"], decoupled=self._decoupled)
         return loss
 
 
-def adam(param: Tensor, grad: Tensor, state: dict, *, lr: float, beta1: float, beta2: float,
-         eps: float, weight_decay: float, amsgrad: bool, maximize: bool,
-         decoupled: bool) -> None:
-    """Functional Adam/AdamW update of one parameter (one kernel launch); creates its state."""
-    if not state:
-        state["step"] = 0
-        state["exp_avg"] = zeros_state(param)
-        state["exp_avg_sq"] = zeros_state(param)
-    if amsgrad and "max_exp_avg_sq" not in state:
-        state["max_exp_avg_sq"] = zeros_state(param)
-    state["step"] += 1
-    vmax = state["max_exp_avg_sq"]._data if amsgrad else None
-    O.adam_step(param._data, grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data, vmax,
-                lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                decoupled=decoupled, maximize=maximize, step=state["step"])
+def adam(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
+         lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool,
+         maximize: bool, decoupled: bool) -> None:
+    """Functional Adam/AdamW over parameters with their gradients and state dicts (creates the
+    state); one kernel launch per 8 parameters at the same step count."""
+    by_step: dict[int, list] = {}
+    for p, g, st in zip(params, grads, states):
+        if not st:
+            st["step"] = 0
+            st["exp_avg"] = zeros_state(p)
+            st["exp_avg_sq"] = zeros_state(p)
+        if amsgrad and "max_exp_avg_sq" not in st:
+            st["max_exp_avg_sq"] = zeros_state(p)
+        by_step.setdefault(st["step"] + 1, []).append((p, g, st))
+    for step, items in by_step.items():
+        sts = [st for _, _, st in items]
+        O.adam_step([p._data for p, _, _ in items], [g._data for _, g, _ in items],
+                    [st["exp_avg"]._data for st in sts], [st["exp_avg_sq"]._data for st in sts],
+                    [st["max_exp_avg_sq"]._data for st in sts] if amsgrad else None,
+                    lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                    decoupled=decoupled, maximize=maximize, step=step)
+        for st in sts:      # counted once the update is enqueued (bad input leaves it as it was)
+            st["step"] = step
 
 
 def _reference_adam(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, beta1: float,

@@ -9,7 +9,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay, as ``torch.optim.AdamW``.
 
     The parameter is first shrunk, ``p = p * (1 - lr * weight_decay)``, then updated as by
-    :class:`Adam` without an L2 term. Same fused kernel as Adam (one launch per parameter).
+    :class:`Adam` without an L2 term. Same fused kernel as Adam (one launch per 8 parameters).
 
     Args:
         params: tensors or parameter-group dicts.

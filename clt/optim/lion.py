@@ -2,7 +2,7 @@
 Algorithms")."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class Lion(Optimizer):
         m = beta2 * m + (1 - beta2) * g
 
     Updates have unit size per element, so Lion wants a learning rate 3-10x smaller than
-    AdamW's and a weight decay 3-10x larger. One fused kernel launch per parameter; the state is
+    AdamW's and a weight decay 3-10x larger. One fused kernel launch per 8 parameters; the state is
     a single moment buffer (``exp_avg``), half of Adam's.
 
     Args:
@@ -52,19 +52,23 @@ class Lion(Optimizer):
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            for p in self._params_with_grad(group):
-                lion(p, p.grad, self.state[p], lr=group["lr"], beta1=beta1, beta2=beta2,
-                     weight_decay=group["weight_decay"], maximize=group["maximize"])
+            params = list(self._params_with_grad(group))
+            lion(params, [p.grad for p in params], [self.state[p] for p in params],
+                 lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"],
+                 maximize=group["maximize"])
         return loss
 
 
-def lion(param: Tensor, grad: Tensor, state: dict, *, lr: float, beta1: float, beta2: float,
-         weight_decay: float, maximize: bool) -> None:
-    """Functional Lion update of one parameter (one kernel launch); creates its state."""
-    if not state:
-        state["exp_avg"] = zeros_state(param)
-    O.lion_step(param._data, grad._data, state["exp_avg"]._data, lr=lr, beta1=beta1,
-                beta2=beta2, weight_decay=weight_decay, maximize=maximize)
+def lion(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
+         lr: float, beta1: float, beta2: float, weight_decay: float, maximize: bool) -> None:
+    """Functional Lion over parameters with their gradients and state dicts (creates the
+    state); one kernel launch per 8 parameters."""
+    for p, st in zip(params, states):
+        if not st:
+            st["exp_avg"] = zeros_state(p)
+    O.lion_step([p._data for p in params], [g._data for g in grads],
+                [st["exp_avg"]._data for st in states], lr=lr, beta1=beta1, beta2=beta2,
+                weight_decay=weight_decay, maximize=maximize)
 
 
 def _reference_lion(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, beta1: float,

@@ -1,7 +1,7 @@
 """RMSprop (Hinton's lecture 6e), optionally centered (Graves, 2013) and with momentum."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class RMSprop(Optimizer):
         b = momentum * b + g / avg;  p = p - lr * b          (momentum > 0)
         p = p - lr * g / avg                                 (otherwise)
 
-    One fused kernel launch per parameter.
+    One fused kernel launch per 8 parameters.
 
     Args:
         params: tensors or parameter-group dicts.
@@ -55,30 +55,36 @@ class RMSprop(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                rmsprop(p, p.grad, self.state[p], lr=group["lr"], alpha=group["alpha"],
-                        eps=group["eps"], weight_decay=group["weight_decay"],
-                        momentum=group["momentum"], centered=group["centered"],
-                        maximize=group["maximize"])
+            params = list(self._params_with_grad(group))
+            rmsprop(params, [p.grad for p in params], [self.state[p] for p in params],
+                    lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+                    weight_decay=group["weight_decay"], momentum=group["momentum"],
+                    centered=group["centered"], maximize=group["maximize"])
         return loss
 
 
-def rmsprop(param: Tensor, grad: Tensor, state: dict, *, lr: float, alpha: float, eps: float,
-            weight_decay: float, momentum: float, centered: bool, maximize: bool) -> None:
-    """Functional RMSprop update of one parameter (one kernel launch); creates its state."""
-    if not state:
-        state["step"] = 0
-        state["square_avg"] = zeros_state(param)
-    # buffers appear when a group turns the option on (e.g. OneCycleLR cycling momentum)
-    if momentum > 0 and "momentum_buffer" not in state:
-        state["momentum_buffer"] = zeros_state(param)
-    if centered and "grad_avg" not in state:
-        state["grad_avg"] = zeros_state(param)
-    state["step"] += 1
-    O.rmsprop_step(param._data, grad._data, state["square_avg"]._data,
-                   state["grad_avg"]._data if centered else None,
-                   state["momentum_buffer"]._data if momentum > 0 else None, lr=lr, alpha=alpha,
-                   eps=eps, weight_decay=weight_decay, momentum=momentum, maximize=maximize)
+def rmsprop(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
+            lr: float, alpha: float, eps: float, weight_decay: float, momentum: float,
+            centered: bool, maximize: bool) -> None:
+    """Functional RMSprop over parameters with their gradients and state dicts (creates the
+    state); one kernel launch per 8 parameters."""
+    for p, st in zip(params, states):
+        if not st:
+            st["step"] = 0
+            st["square_avg"] = zeros_state(p)
+        # buffers appear when a group turns the option on (e.g. OneCycleLR cycling momentum)
+        if momentum > 0 and "momentum_buffer" not in st:
+            st["momentum_buffer"] = zeros_state(p)
+        if centered and "grad_avg" not in st:
+            st["grad_avg"] = zeros_state(p)
+    O.rmsprop_step([p._data for p in params], [g._data for g in grads],
+                   [st["square_avg"]._data for st in states],
+                   [st["grad_avg"]._data for st in states] if centered else None,
+                   [st["momentum_buffer"]._data for st in states] if momentum > 0 else None,
+                   lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                   maximize=maximize)
+    for st in states:
+        st["step"] += 1
 
 
 def _reference_rmsprop(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, alpha: float,

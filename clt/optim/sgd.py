@@ -1,7 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -20,7 +20,7 @@ class SGD(Optimizer):
         g = g + momentum * b (nesterov) | b
         p = p - lr * g
 
-    Each parameter is updated by one fused kernel launch.
+    One fused kernel launch updates 8 parameters.
 
     Args:
         params: tensors or parameter-group dicts.
@@ -51,25 +51,35 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._eval_closure(closure)
         for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                sgd(p, p.grad, self.state[p], lr=group["lr"], momentum=group["momentum"],
-                    dampening=group["dampening"], weight_decay=group["weight_decay"],
-                    nesterov=group["nesterov"], maximize=group["maximize"])
+            params = list(self._params_with_grad(group))
+            sgd(params, [p.grad for p in params], [self.state[p] for p in params],
+                lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+                weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                maximize=group["maximize"])
         return loss
 
 
-def sgd(param: Tensor, grad: Tensor, state: dict, *, lr: float, momentum: float,
-        dampening: float, weight_decay: float, nesterov: bool, maximize: bool) -> None:
-    """Functional SGD update of one parameter (one kernel launch); creates its state."""
-    buf, first = None, False
-    if momentum != 0:
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = empty_state(param)
-            first = True
-    O.sgd_step(param._data, grad._data, None if buf is None else buf._data, lr=lr,
-               momentum=momentum, dampening=dampening, nesterov=nesterov,
-               weight_decay=weight_decay, maximize=maximize, first=first)
+def sgd(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *, lr: float,
+        momentum: float, dampening: float, weight_decay: float, nesterov: bool,
+        maximize: bool) -> None:
+    """Functional SGD over parameters with their gradients and state dicts (creates the state);
+    one kernel launch per 8 parameters."""
+    kw = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+              weight_decay=weight_decay, maximize=maximize)
+    if momentum == 0:
+        O.sgd_step([p._data for p in params], [g._data for g in grads], None, first=False, **kw)
+        return
+    old, fresh = [], []
+    for p, g, st in zip(params, grads, states):
+        if st.get("momentum_buffer") is None:
+            st["momentum_buffer"] = empty_state(p)
+            fresh.append((p, g, st))
+        else:
+            old.append((p, g, st))
+    for items, first in ((old, False), (fresh, True)):
+        if items:
+            O.sgd_step([p._data for p, _, _ in items], [g._data for _, g, _ in items],
+                       [st["momentum_buffer"]._data for _, _, st in items], first=first, **kw)
 
 
 def _reference_sgd(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, momentum: float,
