@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -783,8 +784,18 @@ def parse_einsum(equation: str, operands: Sequence[Array]) -> tuple[list[str], s
     return out_terms, out
 
 
+_ONES: "weakref.WeakKeyDictionary[Device, dict]" = weakref.WeakKeyDictionary()
+
+
 def _ones(dev: Device, n: int, dtype: DType) -> Array:
-    return ew.fill_(Array.empty(dev, (n,), dtype), 1)
+    """A read-only vector of ones, kept per device (sums over a dim reuse it every step)."""
+    cache = _ONES.setdefault(dev, {})
+    x = cache.get((n, dtype.name))
+    if x is None:
+        if len(cache) > 64:
+            cache.clear()
+        x = cache[(n, dtype.name)] = ew.fill_(Array.empty(dev, (n,), dtype), 1)
+    return x
 
 
 def _sum_out(x: Array, subs: str, drop: str) -> tuple[Array, str]:
