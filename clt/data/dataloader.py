@@ -102,7 +102,8 @@ class DataLoader:
             or an :class:`IterableDataset`.
         batch_size: samples per batch (None: no batching, samples are yielded one by one).
         shuffle: reshuffle every epoch (map-style datasets only).
-        sampler / batch_sampler: custom index order / custom batches.
+        sampler: a custom index order.
+        batch_sampler: custom batches (lists of indices).
         num_workers: worker threads (or processes, ``worker_mode="process"``) that fetch and
             collate batches on the host; 0 fetches in the loop itself.
         collate_fn: merges a list of samples into a batch (default: :func:`default_collate`).

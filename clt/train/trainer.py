@@ -58,7 +58,8 @@ class Trainer:
         scheduler_monitor: the log key fed to ``ReduceLROnPlateau`` (default ``val_loss``).
         callbacks: :class:`~clt.train.callbacks.Callback` instances.
         grad_accum_steps: accumulate gradients over this many batches per optimizer step.
-        clip_grad_norm / clip_grad_value: gradient clipping before each step.
+        clip_grad_norm: clip the total gradient norm to this before each step.
+        clip_grad_value: clip every gradient element to this magnitude before each step.
         amp: run forward passes under ``clt.autocast`` with a ``GradScaler``.
         seed: seed every RNG before training, for reproducible runs.
         progress: show a tqdm progress bar with loss, metrics and throughput.
