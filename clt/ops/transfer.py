@@ -8,6 +8,7 @@ from clt.backend.device import Device
 from clt.dtypes import DType
 from clt.ops import elementwise as ew
 from clt.ops.array import Array
+from clt.ops.index import check_index_errors
 
 
 def from_numpy(device: Device, host: np.ndarray, dtype: DType | None = None,
@@ -33,6 +34,7 @@ def to_numpy(x: Array) -> np.ndarray:
     src = ew.contiguous(x)
     host = np.empty(src.shape, dtype=src.dtype.np)
     src.device.download(host, src.buffer, src.offset * src.dtype.itemsize, blocking=True)
+    check_index_errors(src.device)      # a bad index met by an index kernel surfaces here
     return host
 
 
