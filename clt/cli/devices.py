@@ -3,7 +3,8 @@
 The plain listing reads driver info only (no context, no kernel build), so it is instant.
 ``--check`` builds and runs a kernel on each device before calling it working, ``--probe``
 measures bandwidth, FMA throughput and real fp16/fp64 behaviour (cached per device and driver),
-``--warmup`` compiles the standard kernel set ahead of time.
+``--warmup`` compiles the standard kernel set ahead of time, ``--tune`` searches the GEMM tile
+sizes and stores the best for the device and driver (``clt.backend.tuning``).
 """
 from __future__ import annotations
 
@@ -127,6 +128,20 @@ def _run_warmup(index: int) -> list[dict[str, Any]]:
     return warmup(select_device(index))
 
 
+def _run_tune(index: int, budget_s: float, verbose: bool) -> dict[str, Any]:
+    import clt  # noqa: F401  (clt.ops.matmul registers the GEMM tuner on import)
+    from clt.backend import tuning
+
+    say = (lambda line: print(line, flush=True)) if verbose else None
+    result = tuning.tune_gemm(select_device(index), budget_s=budget_s, progress=say)
+    if verbose:
+        best = result["best"] or "the defaults"
+        print(f"best: {best}: {result['best_score']:.1f} GFLOP/s vs "
+              f"{result['default_score']:.1f} with the defaults ({result['speedup']:.2f}x) "
+              f"after {result['seconds']:.0f} s; stored in {result['saved']}\n")
+    return {k: v for k, v in result.items() if k != "trials"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clt-devices",
@@ -142,9 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="measure copy bandwidth, FMA throughput, real fp16/fp64 (cached)")
     parser.add_argument("--warmup", action="store_true",
                         help="compile the standard kernel set ahead of time on the device")
+    parser.add_argument("--tune", action="store_true",
+                        help="search GEMM tile sizes on the device and store the best in the "
+                             "user cache (about 1-2 minutes)")
+    parser.add_argument("--tune-budget", type=float, default=90.0, metavar="SECONDS",
+                        help="time limit of the --tune search (default 90)")
     parser.add_argument("--device", metavar="SEL",
-                        help="only this device for --check/--probe/--warmup (default: all "
-                             "devices for --check/--probe, the default device for --warmup)")
+                        help="only this device for --check/--probe/--warmup/--tune (default: "
+                             "all devices for --check/--probe, the default device for "
+                             "--warmup/--tune)")
     return parser
 
 
@@ -210,6 +231,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             total = time.perf_counter() - start
             doc["warmup"][infos[i].id] = {"seconds": total, "families": families}
             if any(f["error"] for f in families):
+                status = 1
+
+    if args.tune:
+        if args.device is None:
+            targets = [] if default_index is None else [default_index]
+        doc["tune"] = {}
+        for i in targets:
+            try:
+                doc["tune"][infos[i].id] = _run_tune(i, args.tune_budget, not args.json)
+            except Exception as exc:
+                doc["tune"][infos[i].id] = {"error": f"{type(exc).__name__}: {exc}"}
                 status = 1
 
     if args.json:

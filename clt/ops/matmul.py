@@ -12,7 +12,9 @@ table:
 
 Matrix-vector products (one output column or row) take a dedicated memory-bound kernel.
 Tile sizes are render parameters held in :data:`CPU_TILES` / :data:`GPU_TILES` so a tuner can
-search them; blocking choices that need no rebuild live in :data:`CPU_BLOCKING`.
+search them; blocking choices that need no rebuild live in :data:`CPU_BLOCKING`. These are the
+architecture defaults: a device tuned with ``clt-devices --tune`` (``clt.backend.tuning``) uses
+its stored values instead, except for settings changed in these dicts at run time.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import numpy as np
 import pyopencl.cltypes as cltypes
 
 from clt import dtypes as D
+from clt.backend import tuning
 from clt.backend.device import Device
 from clt.dtypes import DType
 from clt.errors import DeviceError, DTypeError, ShapeError
@@ -79,6 +82,13 @@ CPU_BLOCKING: dict[str, int] = _Config(
     pack_b_min=1 << 16,           # pack a row-major B from this many elements (K * N) up
     gemv_max=1,                   # M or N at most this: use the matrix-vector kernel
 )
+
+# import-time defaults: a tuned value replaces a setting only while it still holds its default,
+# so a change made at run time (a test forcing a path, an experiment) always wins
+_DEFAULTS = {"cpu_tiles": {k: dict(v) for k, v in CPU_TILES.items()},
+             "gpu_tiles": {k: dict(v) for k, v in GPU_TILES.items()},
+             "cpu_blocking": dict(CPU_BLOCKING)}
+_TILE_KEYS = {"cpu_tiles": ("mr", "nv", "vw"), "gpu_tiles": ("tm", "tn", "tk", "wm", "wn")}
 
 _COMPUTE = {"float16": D.float32, "float32": D.float32, "float64": D.float64,
             "uint8": D.int32, "int8": D.int32, "int16": D.int32, "int32": D.int32,
@@ -181,8 +191,9 @@ class _Mat:
 class _Plan:
     """Launches with placeholders: (template def, render params, global, local, args, dtype)."""
 
-    def __init__(self, style: str, cus: int) -> None:
+    def __init__(self, style: str, cus: int, tuned_id: int = 0) -> None:
         self.style, self.cus = style, cus
+        self.cpu_tiles, self.gpu_tiles, self.blocking = _settings(tuned_id)
         self.scratch: list[int] = []          # bytes of each scratch buffer
         self.launches: list[tuple] = []
 
@@ -203,7 +214,33 @@ def _plan_key(out: Array, a: Array, b: Array, c: Array | None) -> tuple:
     st = out.storage
     return (dev.caps.style, dev.info.compute_units, out.shape, out.strides, a.shape,
             a.strides, b.shape, b.strides, None if c is None else (c.shape, c.strides),
-            a.dtype.name, out.dtype.name, a.storage is st, b.storage is st, _Config.version[0])
+            a.dtype.name, out.dtype.name, a.storage is st, b.storage is st, _Config.version[0],
+            tuning.lookup_id(dev.info, "gemm"))
+
+
+def _settings(tuned_id: int) -> tuple[dict, dict, dict]:
+    """(CPU tiles, GPU tiles, CPU blocking) in force for a device's tuned parameter set."""
+    cpu = {k: dict(v) for k, v in CPU_TILES.items()}
+    gpu = {k: dict(v) for k, v in GPU_TILES.items()}
+    blk = dict(CPU_BLOCKING)
+    tuned = tuning.params_for_id(tuned_id) or {}
+    for section, live in (("cpu_tiles", cpu), ("gpu_tiles", gpu)):
+        for which, tile in tuned.get(section, {}).items():
+            if (which in live and live[which] == _DEFAULTS[section].get(which)
+                    and set(tile) == set(_TILE_KEYS[section]) and _sane_tile(section, tile)):
+                live[which] = dict(tile)
+    for key, value in tuned.get("cpu_blocking", {}).items():
+        if key in _DEFAULTS["cpu_blocking"] and blk.get(key) == _DEFAULTS["cpu_blocking"][key]:
+            blk[key] = value
+    return cpu, gpu, blk
+
+
+def _sane_tile(section: str, t: dict[str, int]) -> bool:
+    if any(v < 1 for v in t.values()):
+        return False
+    if section == "cpu_tiles":
+        return t["vw"] in (1, 2, 4, 8, 16) and t["mr"] * t["nv"] <= 64
+    return t["tm"] % t["wm"] == 0 and t["tn"] % t["wn"] == 0
 
 
 def _gemm_core(out: Array, a: Array, b: Array, c: Array | None, alpha: Any, beta: Any) -> Array:
@@ -237,7 +274,7 @@ def _gemm_core(out: Array, a: Array, b: Array, c: Array | None, alpha: Any, beta
 @functools.lru_cache(maxsize=4096)
 def _make_plan(key: tuple) -> _Plan:
     (style, cus, o_shape, o_strides, a_shape, a_strides, b_shape, b_strides, c_meta,
-     a_dt, out_dt, alias_a, alias_b, _) = key
+     a_dt, out_dt, alias_a, alias_b, _, tuned_id) = key
     M, N, K = o_shape[-2], o_shape[-1], a_shape[-1]
     bshape = o_shape[:-2]
     nb = len(bshape)
@@ -267,7 +304,8 @@ def _make_plan(key: tuple) -> _Plan:
             st == M * sm for st, sm in ((a_bs[0], a_sm), (o_bs[0], o_sm), (c_bs[0], c_sm))):
         M *= cshape[0]
         cshape, o_bs, a_bs, b_bs, c_bs = (), (), (), (), ()
-    plan = _Plan(style, cus)
+    plan = _Plan(style, cus, tuned_id)
+    gemv_max = plan.blocking["gemv_max"]
     adt, odt = D.as_dtype(a_dt), D.as_dtype(out_dt)
     # the kernels take two batch dims: one launch per index of any further leading dims
     nlead = max(0, len(cshape) - 2)
@@ -286,7 +324,7 @@ def _make_plan(key: tuple) -> _Plan:
         nbatch, nb1 = math.prod(sub), (sub[-1] if sub else 1)
         if style == "gpu":
             _plan_gpu(plan, o, am, bm, cm, M, N, K, nbatch, nb1)
-        elif (N <= CPU_BLOCKING["gemv_max"] or M <= CPU_BLOCKING["gemv_max"]) and K > 0:
+        elif (N <= gemv_max or M <= gemv_max) and K > 0:
             _plan_gemv(plan, o, am, bm, cm, M, N, K, nbatch, nb1)
         else:
             _plan_cpu(plan, o, am, bm, cm, M, N, K, nbatch, nb1)
@@ -328,8 +366,7 @@ def _pack(plan: _Plan, m: _Mat, K: int, C: int, s_k: int, s_c: int, P: int, ct: 
 
 
 def _tiles_per_item(cus: int, M: int, N: int, K: int, nbatch: int, mr: int, nr: int,
-                    itemsize: int) -> int:
-    blk = CPU_BLOCKING
+                    itemsize: int, blk: dict[str, int]) -> int:
     row_tiles = -(-M // mr)
     tiles = max(1, min(blk["max_tiles"], row_tiles,
                        blk["a_block_bytes"] // max(1, mr * K * itemsize)))
@@ -341,9 +378,8 @@ def _tiles_per_item(cus: int, M: int, N: int, K: int, nbatch: int, mr: int, nr: 
 
 
 def _cpu_choice(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType, mr: int,
-                nr: int) -> tuple[bool, bool, float]:
+                nr: int, blk: dict[str, int]) -> tuple[bool, bool, float]:
     """Which operands to pack, and a rough cost in seconds, for one orientation."""
-    blk = CPU_BLOCKING
     # A is read in place through its strides unless it needs converting, aliases the output,
     # has no unit stride, or is large (mr rows 4 KiB apart thrash L1 sets; panels stream)
     pack_a = K > 0 and (am.dtype is not ct or am.alias or (M * K >= blk["pack_a_min"] and M > mr)
@@ -363,13 +399,14 @@ def _cpu_choice(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType
 def _plan_cpu(plan: _Plan, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
               K: int, nbatch: int, nb1: int) -> None:
     ct = _COMPUTE[am.dtype.name]
-    tile = dict(CPU_TILES[ct.name])
+    tile = dict(plan.cpu_tiles[ct.name])
     mr, nr = tile["mr"], tile["nv"] * tile["vw"]
-    pack_a, pack_b, cost = _cpu_choice(am, bm, o.sc, M, N, K, ct, mr, nr)
+    pack_a, pack_b, cost = _cpu_choice(am, bm, o.sc, M, N, K, ct, mr, nr, plan.blocking)
     # C = A @ B or C^T = B^T @ A^T: whichever packs less (x @ W.T packs x, not W) and wastes
     # less of the register tile on padding
-    pack_at, pack_bt, cost_t = _cpu_choice(bm.t(), am.t(), o.sr, N, M, K, ct, mr, nr)
-    force = CPU_BLOCKING.get("orientation", 0)   # tuning hook: 1 direct, 2 transposed
+    pack_at, pack_bt, cost_t = _cpu_choice(bm.t(), am.t(), o.sr, N, M, K, ct, mr, nr,
+                                           plan.blocking)
+    force = plan.blocking.get("orientation", 0)   # tuning hook: 1 direct, 2 transposed
     if (cost_t < cost and force != 1) or force == 2:
         o, am, bm, cm = o.t(), bm.t(), am.t(), (cm.t() if cm is not None else None)
         M, N, pack_a, pack_b = N, M, pack_at, pack_bt
@@ -384,7 +421,7 @@ def _plan_cpu(plan: _Plan, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int,
     if K == 0:   # nothing to read: any valid buffers do
         a_args[:2] = [o.buf(), 0]
         b_args[:2] = [o.buf(), 0]
-    tiles = _tiles_per_item(plan.cus, M, N, K, nbatch, mr, nr, ct.itemsize)
+    tiles = _tiles_per_item(plan.cus, M, N, K, nbatch, mr, nr, ct.itemsize, plan.blocking)
     out_dt = o.dtype
     params = dict(name=f"clt_mm_gemm_{out_dt.tag}_{ct.tag}", compute=ct.name,
                   out_dtype=out_dt.name, **tile)
@@ -432,11 +469,11 @@ def _gemv_rows_per_item(cus: int, rows: int, nbatch: int, vw: int) -> int:
 def _plan_gpu(plan: _Plan, o: _Mat, am: _Mat, bm: _Mat, cm: _Mat | None, M: int, N: int,
               K: int, nbatch: int, nb1: int) -> None:
     ct = _COMPUTE[am.dtype.name]
-    tile = GPU_TILES.get(ct.name)
+    tile = plan.gpu_tiles.get(ct.name)
     if tile is None:
-        big = GPU_TILES["large"]
+        big = plan.gpu_tiles["large"]
         groups = -(-M // big["tm"]) * -(-N // big["tn"]) * nbatch
-        tile = big if groups >= 2 * plan.cus else GPU_TILES["default"]
+        tile = big if groups >= 2 * plan.cus else plan.gpu_tiles["default"]
     tile = dict(tile)
     tm, tn, wm, wn = tile["tm"], tile["tn"], tile["wm"], tile["wn"]
     lx, ly = tn // wn, tm // wm
@@ -905,3 +942,12 @@ def einsum(equation: str, *operands: Array) -> Array:
         cur, cs = _contract(cur, cs, x, xs, later)
     perm = [cs.index(ch) for ch in out]
     return _view(cur, [cur.shape[i] for i in perm], [cur.strides[i] for i in perm])
+
+
+def _tune(device: Device, **options: Any) -> dict[str, Any]:
+    from clt.ops.tune_matmul import tune_gemm   # the search itself loads only when tuning
+
+    return tune_gemm(device, **options)
+
+
+tuning.register_tuner("gemm", _tune)
