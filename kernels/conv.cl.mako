@@ -32,9 +32,10 @@
 ##   over elements.
 ## dconv_fwd / dconv_bwd_input / dconv_bwd_weight(name, dtype, style)
 ##   Direct (grouped, e.g. depthwise) convolution for contiguous x (N, C, H, W) and weights
-##   (Cout, Cg, KH, KW). fwd: one output element per step (cpu: a work-item per (n, co) plane);
-##   bwd_input: gather per input element (cpu: per (n, ci) plane); bwd_weight: one work-item per
-##   weight element summing over (n, oh, ow).
+##   (Cout, Cg, KH, KW). cpu (float32/64): fwd a work-item per output plane adding kernel taps to
+##   whole output rows; bwd_input a work-item per input plane adding each output row's share into
+##   its own rows (no race, fixed order). gpu (and half storage): one element per step, bwd_input
+##   as a gather. bwd_weight: one work-item per weight element summing over (n, oh, ow).
 ## channel_sum(name, dtype, style)
 ##   out[c] (compute type) = sum over n, i of x[n, c, i] for contiguous x (N, C, L).
 ##   cpu: a work-item per channel, 8 accumulators; gpu: a work-group of LOCAL per channel.
@@ -225,17 +226,38 @@ __kernel void ${name}(
     __global const ST *restrict b_g, const int has_bias, __global ST *restrict y_g,
     ${dconv_geometry()})
 {
-% if style == "cpu":
+% if style == "cpu" and dtype != "float16":
+    // a work-item per output plane, accumulating whole rows in place (unit-stride inner loops)
     const int gid = get_global_id(0);
     if (gid >= N * Cout) return;
-    const int n = gid / Cout, co = gid - n * Cout;
-    const CT b = has_bias ? LD(b_g, co) : 0;
+    const int n = gid / Cout, co = gid - n * Cout, g = co / Cog;
+    const ST b = has_bias ? b_g[co] : (ST)0;
     __global ST *out = y_g + (long)gid * OH * OW;
-    for (int oh = 0; oh < OH; ++oh)
-        for (int ow = 0; ow < OW; ++ow)
-            STO(out, oh * OW + ow, b + clt_dconv_point(x_g, w_g, n, co, oh, ow, C, H, W, Cout,
-                                                       Cg, Cog, KH, KW, OH, OW, sh, sw, ph, pw,
-                                                       dh, dw, N));
+    for (int oh = 0; oh < OH; ++oh) {
+        __global ST *yrow = out + oh * OW;
+        for (int ow = 0; ow < OW; ++ow) yrow[ow] = b;
+        for (int cg = 0; cg < Cg; ++cg) {
+            __global const ST *plane = x_g + ((long)n * C + g * Cg + cg) * H * W;
+            __global const ST *wk = w_g + ((long)co * Cg + cg) * KH * KW;
+            for (int kh = 0; kh < KH; ++kh) {
+                const int ih = oh * sh - ph + kh * dh;
+                if (ih < 0 || ih >= H) continue;
+                __global const ST *xrow = plane + ih * W;
+                for (int kw = 0; kw < KW; ++kw) {
+                    const ST wv = wk[kh * KW + kw];
+                    const int off = kw * dw - pw;
+                    int lo, hi;
+                    clt_valid_range(off, sw, W, OW, &lo, &hi);
+                    if (sw == 1) {
+                        __global const ST *xr = xrow + off;
+                        for (int ow = lo; ow < hi; ++ow) yrow[ow] += wv * xr[ow];
+                    } else {
+                        for (int ow = lo; ow < hi; ++ow) yrow[ow] += wv * xrow[ow * sw + off];
+                    }
+                }
+            }
+        }
+    }
 % else:
     const long total = (long)N * Cout * OH * OW;
     for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
@@ -282,15 +304,38 @@ __kernel void ${name}(
     __global const ST *restrict gy_g, __global const ST *restrict w_g, __global ST *restrict gx_g,
     ${dconv_geometry()})
 {
-% if style == "cpu":
+% if style == "cpu" and dtype != "float16":
+    // a work-item per input plane: every output row that read it adds its share, in place
     const int gid = get_global_id(0);
     if (gid >= N * C) return;
-    const int n = gid / C, ci = gid - n * C;
+    const int n = gid / C, ci = gid - n * C, g = ci / Cg, cg = ci - g * Cg;
     __global ST *out = gx_g + (long)gid * H * W;
-    for (int h = 0; h < H; ++h)
-        for (int w = 0; w < W; ++w)
-            STO(out, h * W + w, clt_dconv_gx_point(gy_g, w_g, n, ci, h, w, C, H, W, Cout, Cg, Cog,
-                                                   KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, N));
+    for (int i = 0; i < H * W; ++i) out[i] = 0;
+    for (int m = 0; m < Cog; ++m) {
+        const int co = g * Cog + m;
+        __global const ST *gplane = gy_g + ((long)n * Cout + co) * OH * OW;
+        __global const ST *wk = w_g + ((long)co * Cg + cg) * KH * KW;
+        for (int oh = 0; oh < OH; ++oh) {
+            __global const ST *grow = gplane + oh * OW;
+            for (int kh = 0; kh < KH; ++kh) {
+                const int ih = oh * sh - ph + kh * dh;
+                if (ih < 0 || ih >= H) continue;
+                __global ST *xrow = out + ih * W;
+                for (int kw = 0; kw < KW; ++kw) {
+                    const ST wv = wk[kh * KW + kw];
+                    const int off = kw * dw - pw;
+                    int lo, hi;
+                    clt_valid_range(off, sw, W, OW, &lo, &hi);
+                    if (sw == 1) {
+                        __global ST *xr = xrow + off;
+                        for (int ow = lo; ow < hi; ++ow) xr[ow] += wv * grow[ow];
+                    } else {
+                        for (int ow = lo; ow < hi; ++ow) xrow[ow * sw + off] += wv * grow[ow];
+                    }
+                }
+            }
+        }
+    }
 % else:
     const long total = (long)N * C * H * W;
     for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
@@ -330,9 +375,20 @@ __kernel void ${name}(
             for (int oh = 0; oh < OH; ++oh) {
                 const int ih = oh * sh - ph + kh * dh;
                 if (ih < 0 || ih >= H) continue;
-                __global const ST *xr = xp + ih * W;
+                __global const ST *xr = xp + ih * W + offw;
                 __global const ST *gr = gp + oh * OW;
-                for (int ow = lo; ow < hi; ++ow) acc += LD(gr, ow) * LD(xr, ow * sw + offw);
+                int ow = lo;
+                if (sw == 1) {   // four partial sums: independent chains the compiler can pipeline
+                    CT a1 = 0, a2 = 0, a3 = 0;
+                    for (; ow + 4 <= hi; ow += 4) {
+                        acc += LD(gr, ow) * LD(xr, ow);
+                        a1 += LD(gr, ow + 1) * LD(xr, ow + 1);
+                        a2 += LD(gr, ow + 2) * LD(xr, ow + 2);
+                        a3 += LD(gr, ow + 3) * LD(xr, ow + 3);
+                    }
+                    acc += (a1 + a2) + a3;
+                }
+                for (; ow < hi; ++ow) acc += LD(gr, ow) * LD(xr, ow * sw);
             }
         }
         STO(gw_g, i, acc);
@@ -456,7 +512,7 @@ __kernel void ${name}(__global const ST *restrict x_g, __global CT *restrict out
         }
     }
 </%def>
-<%def name="pool2d_fwd(name, dtype, mode, style)">
+<%def name="pool2d_fwd(name, dtype, mode, style, fast22=False)">
 ${head(dtype)}
 ${minmax()}
 __kernel void ${name}(
@@ -466,6 +522,37 @@ __kernel void ${name}(
     const int dw, const int count_include_pad, const int divisor, const int nsplit)
 {
 ${pool_rows("OH")}
+% if fast22:
+    // 2x2 windows, stride 2, no padding, all inside: four loads and three selects per output,
+    // ~6x faster than the general loop; rows that hold a NaN are redone by the general code
+    {
+        __global const ST *p = x_g + (long)plane * H * W;
+        int nan = 0;
+        for (int oh = r0; oh < r1; ++oh) {
+            __global const ST *u = p + 2 * oh * W, *v = u + W;
+            __global ST *y = y_g + ((long)plane * OH + oh) * OW;
+            __global long *ix = idx_g + ((long)plane * OH + oh) * OW;
+            for (int ow = 0; ow < OW; ++ow) {
+% if mode == "max":
+                const CT a = LD(u, 2 * ow), b = LD(u, 2 * ow + 1);
+                const CT c = LD(v, 2 * ow), d = LD(v, 2 * ow + 1);
+                CT best = a;
+                int bi = 0, t = b > best;
+                best = t ? b : best; bi = t ? 1 : bi;
+                t = c > best; best = t ? c : best; bi = t ? W : bi;
+                t = d > best; best = t ? d : best; bi = t ? W + 1 : bi;
+                nan |= (a != a) | (b != b) | (c != c) | (d != d);
+                STO(y, ow, best);
+                ix[ow] = 2 * oh * W + 2 * ow + bi;
+% else:
+                STO(y, ow, (LD(u, 2 * ow) + LD(u, 2 * ow + 1) + LD(v, 2 * ow) + LD(v, 2 * ow + 1))
+                           * (CT)0.25);
+% endif
+            }
+        }
+        if (!nan) return;
+    }
+% endif
 ${out_loop(style, "OH", "OW", "oh", "ow", "o")}
             __global const ST *p = x_g + (long)plane * H * W;
             int h0 = oh * sh - ph, w0 = ow * sw - pw;

@@ -1,7 +1,6 @@
 """Pooling, upsampling and normalisation: numpy references, gradcheck, PyTorch oracle, errors."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -13,6 +12,7 @@ import clt.nn.functional as F
 from clt.autograd import gradcheck
 from clt.errors import ShapeError
 from tests.conftest import skip_if_no_fp64
+from tests.test_conv import styled_device
 
 
 def t(a, dtype=None, grad=False):
@@ -314,7 +314,7 @@ def test_interpolate_matches_torch(device, rng):
         np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_gpu_style_pool_and_interp_kernels(device, rng, monkeypatch):
+def test_gpu_style_pool_and_interp_kernels(device, rng):
     """The gather (GPU) formulations of every pooling/upsampling backward, on this device."""
     x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
     fns = [lambda a: F.max_pool2d(a, 3, 2, 1, ceil_mode=True),
@@ -324,12 +324,13 @@ def test_gpu_style_pool_and_interp_kernels(device, rng, monkeypatch):
            lambda a: F.interpolate(a, size=(5, 11), mode="nearest")]
     results = []
     for style in ("cpu", "gpu"):
-        monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style=style))
+        dev = styled_device(device, style)
         res = []
         for f in fns:
-            cx = t(x, grad=True)
+            cx = clt.tensor(x, requires_grad=True, device=dev)
             y = f(cx)
-            y.backward(t(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)), "float32"))
+            y.backward(clt.tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)),
+                                  dtype="float32", device=dev))
             res.append((y.detach().numpy(), cx.grad.numpy()))
         results.append(res)
     for (y0, g0), (y1, g1) in zip(*results):
@@ -494,20 +495,21 @@ def test_norms_match_torch(device, rng):
                                            buf.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_gpu_style_norm_kernels(device, rng, monkeypatch):
+def test_gpu_style_norm_kernels(device, rng):
     """Work-group (GPU) reductions of the norm kernels against the CPU ones, on this device."""
     x = rng.standard_normal((3, 4, 37)).astype(np.float32)
     fns = [lambda a, m: F.batch_norm(a, m.running_mean, m.running_var, None, None, True),
            lambda a, m: F.layer_norm(a, (37,)), lambda a, m: F.group_norm(a, 2)]
     results = []
     for style in ("cpu", "gpu"):
-        monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style=style))
+        dev = styled_device(device, style)
         res = []
         for f in fns:
-            m = nn.BatchNorm1d(4)
-            cx = t(x, grad=True)
+            m = nn.BatchNorm1d(4, device=dev)
+            cx = clt.tensor(x, requires_grad=True, device=dev)
             y = f(cx, m)
-            y.backward(t(np.sin(np.arange(y.numel())).reshape(x.shape), "float32"))
+            y.backward(clt.tensor(np.sin(np.arange(y.numel())).reshape(x.shape),
+                                  dtype="float32", device=dev))
             res.append((y.detach().numpy(), cx.grad.numpy(), m.running_var.numpy()))
         results.append(res)
     for r0, r1 in zip(*results):

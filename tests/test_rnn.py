@@ -1,8 +1,6 @@
 """Recurrent layers: numpy references of RNN/LSTM/GRU, gradcheck, PyTorch state dicts, errors."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ import clt.nn as nn
 from clt.autograd import gradcheck
 from clt.errors import ShapeError
 from tests.conftest import skip_if_no_fp64
+from tests.test_conv import styled_device
 
 
 def t(a, dtype=None, grad=False):
@@ -205,18 +204,19 @@ def test_rnn_init_range(device):
         assert np.abs(v).max() <= bound + 1e-7
 
 
-def test_gpu_style_cell_kernels(device, rng, monkeypatch):
+def test_gpu_style_cell_kernels(device, rng):
     x = rng.standard_normal((4, 3, 5)).astype(np.float32)
     results = []
     for style in ("cpu", "gpu"):
-        monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style=style))
+        dev = styled_device(device, style)
         res = []
         for cls in (nn.LSTM, nn.GRU):
             clt.manual_seed(3)
-            m = cls(5, 6)
-            cx = t(x, grad=True)
+            m = cls(5, 6, device=dev)
+            cx = clt.tensor(x, requires_grad=True, device=dev)
             out, _ = m(cx)
-            out.backward(t(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)), "float32"))
+            out.backward(clt.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)),
+                                    dtype="float32", device=dev))
             res.append((out.detach().numpy(), cx.grad.numpy()))
         results.append(res)
     for (a0, g0), (a1, g1) in zip(*results):

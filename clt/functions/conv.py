@@ -61,10 +61,16 @@ class Conv2dFn(Function):
     def backward(ctx, gy: Tensor) -> tuple:
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = ConvInputGradFn.apply(gy, w, ctx.spec, ctx.in_hw) if need[0] else None
-        gw = ConvWeightGradFn.apply(x, gy, ctx.spec, ctx.k_hw) if need[1] else None
         gb = channel_sum(gy) if need[2] else None
-        return gx, gw, gb, None, None
+        if STATE.enabled:   # create_graph: the gradients as differentiable functions
+            gx = ConvInputGradFn.apply(gy, w, ctx.spec, ctx.in_hw) if need[0] else None
+            gw = ConvWeightGradFn.apply(x, gy, ctx.spec, ctx.k_hw) if need[1] else None
+            return gx, gw, gb, None, None
+        s = ctx.spec
+        gxa, gwa = K.conv2d_backward(x._data, w._data, gy._data, s.stride, s.padding,
+                                     s.dilation, s.groups, need[0], need[1])
+        return (Tensor(gxa) if gxa is not None else None,
+                Tensor(gwa) if gwa is not None else None, gb, None, None)
 
 
 class ConvInputGradFn(Function):

@@ -211,6 +211,109 @@ def conv2d(x: Array, w: Array, bias: Array | None, stride: tuple[int, int],
     return y
 
 
+def _transposed_nc(gy: Array) -> Array:
+    """``gy`` (N, C, OH, OW) copied to (C, N, OH*OW), so that a group of channels over a chunk of
+    images is one row-major matrix (the GEMMs then sum over the batch as their inner dim)."""
+    N, Cout, OH, OW = gy.shape
+    gyt = Array.empty(gy.device, (Cout, N, OH * OW), gy.dtype)
+    ew.copy_(_view(gyt, (N, Cout, OH, OW), (OH * OW, N * OH * OW, OW, 1), 0), gy)
+    return gyt
+
+
+def _backward_chunks(x: Array | None, gyt: Array, w: Array, gx: Array | None,
+                     gw: Array | None, in_hw: tuple[int, int], out_hw: tuple[int, int],
+                     stride: tuple, padding: tuple, dilation: tuple, groups: int) -> None:
+    """Input and/or weight gradients from the transposed output gradient ``gyt`` (Cout, N, P),
+    a chunk of images at a time. Per chunk the column matrix is (R, m*P), R = C*KH*KW rows:
+    weight grad: col = im2col(x), gW_g^T = col_g @ gyt_g^T (accumulated over chunks);
+    input grad: col = W_g^T @ gyt_g (the same buffer, reused), then col2im into gx."""
+    Cout, N, P = gyt.shape
+    _, Cg, KH, KW = w.shape
+    H, W = in_hw
+    OH, OW = out_hw
+    G, Cog, Kg = groups, Cout // groups, Cg * KH * KW
+    C = Cg * groups
+    R = C * KH * KW
+    dt, dev = gyt.dtype, gyt.device
+    ct = _compute(dt)
+    half_acc = gx is not None and ct is not dt
+    nb = _chunk(N, R * P * dt.itemsize + (C * H * W * 4 if half_acc else 0))
+    col = Array.empty(dev, (R * nb * P,), dt)
+    acc = None
+    if gx is not None:
+        acc = gx if not half_acc else Array.empty(dev, (nb, C, H, W), ct)
+        c2i = _kernel(dev, "col2im", "col2im", dt, out_dtype=ct.name)
+    gwt = _view(gw, (G, Kg, Cog), (Cog * Kg, 1, Kg)) if gw is not None else None
+    for n0 in range(0, N, nb):
+        m = min(nb, N - n0)
+        a_gyt = _view(gyt, (G, Cog, m * P), (Cog * N * P, N * P, 1), n0 * P)
+        if gw is not None:
+            _im2col(x, n0, m, col, m * P, P, KH, KW, OH, OW, stride, padding, dilation)
+            cv = _view(col, (G, Kg, m * P), (Kg * m * P, m * P, 1), 0)
+            bt = _view(gyt, (G, m * P, Cog), (Cog * N * P, 1, N * P), n0 * P)
+            if n0 == 0:
+                mm.gemm(cv, bt, gwt)
+            else:
+                mm.gemm(cv, bt, gwt, beta=1, c=gwt)
+        if gx is not None:
+            wt = _view(w, (G, Kg, Cog), (Cog * Kg, 1, Kg))
+            mm.gemm(wt, a_gyt, _view(col, (G, Kg, m * P), (Kg * m * P, m * P, 1), 0))
+            off = n0 * C * H * W if not half_acc else 0
+            _launch_flat(dev, c2i, m * C * H * W, m * C, col.buffer, 0, m * P, P, acc.buffer,
+                         off, C, H, W, KH, KW, OH, OW, stride[0], stride[1], padding[0],
+                         padding[1], dilation[0], dilation[1], m)
+            if half_acc:
+                ew.copy_(_view(gx, (m, C, H, W), gx.strides, n0 * C * H * W),
+                         _view(acc, (m, C, H, W), acc.strides, 0))
+
+
+def conv2d_backward(x: Array, w: Array, gy: Array, stride: tuple[int, int],
+                    padding: tuple[int, int], dilation: tuple[int, int], groups: int,
+                    need_input: bool = True, need_weight: bool = True
+                    ) -> tuple[Array | None, Array | None]:
+    """Both gradients of :func:`conv2d` at once, sharing the transposed output gradient.
+
+    Returns:
+        (grad_input or None, grad_weight or None).
+    """
+    gx = gw = None
+    if not (need_input or need_weight):
+        return gx, gw
+    dt = check_float("conv2d_backward", x, w, gy)
+    Cout, Cg, KH, KW = w.shape
+    direct = _use_direct(groups, Cg, Cout)
+    pointwise = _is_pointwise(KH, KW, stride, padding) and x.shape[2:] == gy.shape[2:]
+    if direct or (pointwise and not need_weight) or x.numel == 0 or gy.numel == 0:
+        if need_input:
+            gx = conv2d_input_grad(gy, w, x.shape[2:], stride, padding, dilation, groups)
+        if need_weight:
+            gw = conv2d_weight_grad(x, gy, (KH, KW), stride, padding, dilation, groups)
+        return gx, gw
+    dev = x.device
+    gy, w = _dense(gy), _dense(w)
+    gyt = _transposed_nc(gy)
+    if need_weight:
+        gw = Array.empty(dev, w.shape, dt)
+    if need_input:
+        gx = Array.empty(dev, x.shape, dt)
+        if pointwise:
+            _pointwise_input_grad(gy, w, gx, groups)
+    _backward_chunks(x, gyt, w, gx if need_input and not pointwise else None, gw,
+                     x.shape[2:], gy.shape[2:], stride, padding, dilation, groups)
+    return gx, gw
+
+
+def _pointwise_input_grad(gy: Array, w: Array, gx: Array, groups: int) -> None:
+    """1x1, stride 1, no padding: gx_n = W^T gy_n for every image, one batched GEMM."""
+    N, Cout, H, W = gy.shape
+    Cg = w.shape[1]
+    G, Cog, P = groups, Cout // groups, H * W
+    C = Cg * G
+    wt = _view(w, (1, G, Cg, Cog), (0, Cog * Cg, 1, Cg))
+    mm.gemm(wt, _view(gy, (N, G, Cog, P), (Cout * P, Cog * P, P, 1)),
+            _view(gx, (N, G, Cg, P), (C * P, Cg * P, P, 1)))
+
+
 def conv2d_input_grad(gy: Array, w: Array, input_hw: tuple[int, int], stride: tuple[int, int],
                       padding: tuple[int, int], dilation: tuple[int, int], groups: int) -> Array:
     """Gradient of :func:`conv2d` with respect to its input (also the transposed convolution).
@@ -242,30 +345,11 @@ def conv2d_input_grad(gy: Array, w: Array, input_hw: tuple[int, int], stride: tu
         args = _direct_args(gx.shape, w.shape, (OH, OW), stride, padding, dilation, groups)
         _launch_flat(dev, kernel, gx.numel, N * C, gy.buffer, w.buffer, gx.buffer, *args)
         return gx
-    G, Cog, Kg, P = groups, Cout // groups, Cg * KH * KW, OH * OW
-    R = C * KH * KW
-    # W_g^T (Kg x Cog), read transposed in place
-    wt = _view(w, (1, G, Kg, Cog), (0, Cog * Kg, 1, Kg))
     if _is_pointwise(KH, KW, stride, padding) and (H, W) == (OH, OW):
-        out = _view(gx, (N, G, Kg, P), (C * P, Kg * P, P, 1))
-        mm.gemm(wt, _view(gy, (N, G, Cog, P), (Cout * P, Cog * P, P, 1)), out)
+        _pointwise_input_grad(gy, w, gx, groups)
         return gx
-    ct = D.float32 if dt is D.float16 else dt
-    nb = _chunk(N, R * P * dt.itemsize + (C * H * W * 4 if ct is not dt else 0))
-    col = Array.empty(dev, (nb * R * P,), dt)
-    acc = gx if ct is dt else Array.empty(dev, (nb, C, H, W), ct)
-    kernel = _kernel(dev, "col2im", "col2im", dt, out_dtype=ct.name)
-    for n0 in range(0, N, nb):
-        m = min(nb, N - n0)
-        gyc = _view(gy, (m, G, Cog, P), (Cout * P, Cog * P, P, 1), gy.offset + n0 * Cout * P)
-        mm.gemm(wt, gyc, _view(col, (m, G, Kg, P), (R * P, Kg * P, P, 1), 0))
-        off = n0 * C * H * W if ct is dt else 0
-        _launch_flat(dev, kernel, m * C * H * W, m * C, col.buffer, 0, P, R * P, acc.buffer,
-                     off, C, H, W, KH, KW, OH, OW, stride[0], stride[1], padding[0],
-                     padding[1], dilation[0], dilation[1], m)
-        if ct is not dt:
-            ew.copy_(_view(gx, (m, C, H, W), gx.strides, n0 * C * H * W),
-                     _view(acc, (m, C, H, W), acc.strides, 0))
+    _backward_chunks(None, _transposed_nc(gy), w, gx, None, (H, W), (OH, OW), stride, padding,
+                     dilation, groups)
     return gx
 
 
@@ -294,22 +378,9 @@ def conv2d_weight_grad(x: Array, gy: Array, kernel_hw: tuple[int, int], stride: 
         args = _direct_args(x.shape, gw.shape, (OH, OW), stride, padding, dilation, groups)
         _launch_flat(dev, kernel, gw.numel, gw.numel, x.buffer, gy.buffer, gw.buffer, *args)
         return gw
-    G, Cog, Kg, P = groups, Cout // groups, Cg * KH * KW, OH * OW
-    R = C * KH * KW
-    gyt = Array.empty(dev, (Cout, N, OH, OW), dt)
-    ew.copy_(_view(gyt, gy.shape, (OH * OW, N * OH * OW, OW, 1), 0), gy)
-    nb = _chunk(N, R * P * dt.itemsize)
-    col = Array.empty(dev, (R * nb * P,), dt)
-    out = _view(gw, (G, Cog, Kg), (Cog * Kg, Kg, 1))
-    for n0 in range(0, N, nb):
-        m = min(nb, N - n0)
-        _im2col(x, n0, m, col, m * P, P, KH, KW, OH, OW, stride, padding, dilation)
-        a = _view(gyt, (G, Cog, m * P), (Cog * N * P, N * P, 1), n0 * P)
-        b = _view(col, (G, m * P, Kg), (Kg * m * P, 1, m * P), 0)
-        if n0 == 0:
-            mm.gemm(a, b, out)
-        else:
-            mm.gemm(a, b, out, beta=1, c=out)
+    w_shape = Array(gw.storage, gw.shape, gw.strides, 0, dt)
+    _backward_chunks(x, _transposed_nc(_dense(gy)), w_shape, None, gw, (H, W), (OH, OW), stride,
+                     padding, dilation, groups)
     return gw
 
 
@@ -385,7 +456,11 @@ def pool2d(x: Array, mode: str, kernel: tuple[int, int], stride: tuple[int, int]
     idx = Array.empty(dev, shape, D.int64) if mode == "max" else None
     if y.numel == 0:
         return y, idx
-    kern = _kernel(dev, "pool2d_fwd", f"{mode}pool_fwd", dt, mode=mode)
+    fast22 = (dev.caps.style == "cpu" and tuple(kernel) == (2, 2) and tuple(stride) == (2, 2)
+              and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1) and 2 * OH <= H
+              and 2 * OW <= W and (mode == "max" or divisor in (0, 4)))
+    kern = _kernel(dev, "pool2d_fwd", f"{mode}pool{'22' if fast22 else ''}_fwd", dt, mode=mode,
+                   fast22=fast22)
     nsplit = _cpu_split(dev, planes, OH)
     _launch_flat(dev, kern, y.numel, planes * nsplit, x.buffer, y.buffer,
                  (idx if idx is not None else y).buffer, planes, H, W, OH, OW, kernel[0],
