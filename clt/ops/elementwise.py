@@ -62,11 +62,12 @@ def _geometry(shape: tuple[int, ...], stride_sets: tuple[tuple[int, ...], ...], 
             per_row = min(-(-target // nrows), -(-inner // 1024))
         chunk = -(-inner // per_row)
         nchunks = -(-inner // chunk)
-        gsize, lsize = nrows * nchunks, None
+        # a fixed local size: with None PoCL picks one per global size and re-JITs each time
+        gsize, lsize = nrows * nchunks, (1,)
     else:
         chunk, nchunks = 1, 1
         n = nrows * inner
-        gsize, lsize = min(-(-n // 256) * 256, 256 * 1024), (256,)
+        gsize, lsize = min(-(-n // 256) * 256, 256 * 65536), (256,)
     return (_ulong8(shape8), [_long8(st) for st in strides8], chunk, nchunks, nrows, gsize, lsize)
 
 
@@ -107,7 +108,7 @@ def _plan(op: str, expr: str, out: Array, inputs: Sequence[Array], in_compute: t
         return None
     shape8, strides8, chunk, nchunks, nrows, gsize, lsize = geo
     fast_key = (op, expr, out.dtype, tuple(x.dtype for x in inputs), in_compute,
-                sdt.compute, n_scalars)
+                sdt.compute, n_scalars, caps.style)
     kernel = dev.kernels.fast.get(fast_key)
     if kernel is None:
         tags = "".join(d.dtype.tag for d in inputs)
@@ -135,7 +136,7 @@ def launch_map(op: str, expr: str, out: Array, inputs: Sequence[Array],
         tuple(in_compute)
     sdt = scalar_dtype or (D.float32 if not inputs else inputs[0].dtype)
     key = (op, expr, out.dtype, out.shape, out.strides, in_compute, sdt, len(scalars),
-           tuple((x.dtype, x.shape, x.strides) for x in inputs))
+           tuple((x.dtype, x.shape, x.strides) for x in inputs), dev.caps.style)
     plans = dev.kernels.plans
     plan = plans.get(key)
     if plan is None:
@@ -329,9 +330,12 @@ _CALLS: dict[tuple, tuple] = {}
 
 
 def _desc(x: Any) -> Any:
-    # the device is part of the key: a cached plan must never mix buffers of two contexts
-    return (x.storage.device, x.dtype, x.shape, x.strides) if x.__class__ is Array else \
-        x.__class__
+    # the device (and its kernel style) is part of the key: a cached plan must never mix
+    # buffers of two contexts, nor outlive a change of the capability table
+    if x.__class__ is Array:
+        dev = x.storage.device
+        return (dev, dev.caps.style, x.dtype, x.shape, x.strides)
+    return x.__class__
 
 
 def _fast(key: tuple, operands: Sequence[Any]) -> Array | None:
@@ -367,7 +371,7 @@ _LAUNCHES = [0]
 def unary(op: str, x: Array, out: Array | None = None) -> Array:
     """Apply a named unary op (see UNARY_FLOAT, UNARY_SAME, UNARY_BOOL)."""
     if out is None:
-        key = (op, x.storage.device, x.dtype, x.shape, x.strides)
+        key = (op, _desc(x))
         res = _fast(key, (x,))
         if res is not None:
             return res
