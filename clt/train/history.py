@@ -70,8 +70,12 @@ class History:
                                                             "samples_per_s")]
         losses = [k for k in keys if "loss" in k]
         others = [k for k in keys if k not in losses]
+        from matplotlib.ticker import MaxNLocator
+
         fig, axes = plt.subplots(1, 2 if others else 1, figsize=(10 if others else 5, 4))
         axes = list(axes) if others else [axes]
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for k in losses:
             axes[0].plot(self.epochs, self.values[k], marker="o", label=k)
         axes[0].set_xlabel("epoch")
