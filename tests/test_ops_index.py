@@ -458,7 +458,7 @@ def test_advanced_get_bad_input(device):
     with pytest.raises(IndexError, match="single ellipsis"):
         I.advanced_get(x, (Ellipsis, [0], Ellipsis))
     raises_later(I.advanced_get(x, (slice(None), up(device, np.array([1, -5])))),
-                 "index: index -5 is out of bounds for dimension 1 with size 4")
+                 r"__getitem__: index -5 is out of bounds for dimension 1 with size 4")
 
 
 SET_CASES = [([2, 0],), (slice(None), [3, 0], [1, 2]), ([0, 1], slice(None), [2, 3]),

@@ -69,11 +69,16 @@ class _ErrorSlot:
         return code
 
 
-def _slot(device: Device) -> _ErrorSlot:
+def error_slot(device: Device) -> _ErrorSlot:
+    """The device's index-error slot (created on first use); kernels that check indices take
+    ``slot.buffer`` and ``slot.code(op, dims)`` and the caller sets ``slot.dirty``."""
     slot = getattr(device, "_index_error", None)
     if slot is None:
         slot = device._index_error = _ErrorSlot(device)
     return slot
+
+
+_slot = error_slot     # the name clt.ops.loss imports
 
 
 def check_index_errors(device: Device) -> None:
@@ -276,7 +281,7 @@ def take(op: str, side: str, shape: Sequence[int], dst: Operand, src: Operand | 
     kernel = device.kernels.get(
         TEMPLATE, "take", name=f"clt_index_take_{side}{'_s' if scalar else ''}_{elem}_{tags}",
         elem=elem, idx_types=idx_types, side=side, scalar=scalar, style=style)
-    slot = _slot(device)
+    slot = error_slot(device)
     operands = [dst] + ([] if scalar else [src])
     operands += [(ix.array.buffer, ix.array.offset, ix.strides) for ix in indices]
     tail: list[Any] = [src] if scalar else []
@@ -347,7 +352,7 @@ def _sorted_keys(op: str, device: Device, outer, key_strides, indices, src: Arra
     tags = "".join(t[0] for t in idx_types)
     kernel = device.kernels.get(TEMPLATE, "keys", name=f"clt_index_keys_{tags}",
                                 idx_types=idx_types, style=style)
-    slot = _slot(device)
+    slot = error_slot(device)
     operands = [(key.buffer, 0, cont), (val.buffer, 0, cont), (None, 0, tuple(key_strides)),
                 (None, src.offset, tuple(src_strides))]
     operands += [(ix.array.buffer, ix.array.offset, ix.strides) for ix in indices]
@@ -960,19 +965,20 @@ class _HostIndex:
         self.host = host
 
 
-def _treat_as_tuple(index: Any) -> bool:
-    """PyTorch's rule: a tuple, or a short list holding slices, None, Ellipsis, tensors or
-    sequences, is a multi-dim index; any other list is one index array."""
+def key_items(index: Any) -> list[Any]:
+    """The items of an indexing key, by PyTorch's rule: a tuple, or a short list holding slices,
+    None, Ellipsis, arrays or sequences, is a multi-dim key; anything else is one item."""
     if isinstance(index, tuple):
-        return True
-    if not isinstance(index, list) or len(index) >= 32:
-        return False
-    return any(isinstance(it, (Array, list, tuple, slice, np.ndarray)) or it is None
-               or it is Ellipsis for it in index)
+        return list(index)
+    if isinstance(index, list) and len(index) < 32 and any(
+            isinstance(it, (Array, list, tuple, slice, np.ndarray)) or it is None
+            or it is Ellipsis for it in index):
+        return list(index)
+    return [index]
 
 
 def _items(index: Any, op: str) -> list[Any]:
-    raw = list(index) if _treat_as_tuple(index) else [index]
+    raw = key_items(index)
     items: list[Any] = []
     for it in raw:
         if it is None or it is Ellipsis or isinstance(it, slice):
@@ -1152,7 +1158,7 @@ def advanced_get(x: Array, index: Any) -> Array:
     where the first advanced index was if all advanced indices are adjacent (0-d int arrays and
     ints act as selects, as in PyTorch), else first. Bool masks cost a sync (nonzero).
     """
-    op = "index"
+    op = "__getitem__"
     p = _parse(x, index, op)
     if not p.adv and not p.masks:
         return p.view
