@@ -415,6 +415,23 @@ def _dim_stride(x: Array, d: int) -> int:
     return x.strides[d] if x.ndim else 0
 
 
+def _slice_space(x: Array, d: int, idx: Array, size: int) -> tuple[tuple, list[int], Index]:
+    """The space of ``x`` with dim ``d`` replaced by the entries of a 0-d/1-d index: its shape,
+    x's strides over it (0 along ``d``) and the index operand."""
+    if x.ndim == 0:
+        return idx.shape, [0] * idx.ndim, Index(idx, idx.strides, size, 0, d)
+    shape = x.shape[:d] + (idx.numel,) + x.shape[d + 1:]
+    ist = [0] * x.ndim
+    ist[d] = idx.strides[0] if idx.ndim else 0
+    return shape, _without_dim(x.strides, d, x.ndim), Index(idx, ist, size, x.strides[d], d)
+
+
+def _without_dim(strides: Sequence[int], d: int, ndim: int) -> list[int]:
+    """``strides`` over an ``ndim``-dim space with dim ``d`` (the indexed one) zeroed: the
+    passthrough part of a gather/scatter along ``d`` (missing dims of a 0-d tensor are 0)."""
+    return [strides[k] if k < len(strides) and k != d else 0 for k in range(ndim)]
+
+
 def index_select(x: Array, dim: int, index: Any) -> Array:
     """Rows of ``x`` along ``dim`` picked by a 0-d/1-d int index (no negative indices).
 
@@ -423,21 +440,10 @@ def index_select(x: Array, dim: int, index: Any) -> Array:
         download for device indices) a value is outside ``[0, x.shape[dim])``.
     """
     d, idx, size = _index_1d(x, dim, index, "index_select()")
-    n = idx.numel
-    if x.ndim == 0:
-        out_shape: tuple[int, ...] = idx.shape
-        xst: list[int] = [0] * len(out_shape)
-        ist = idx.strides
-    else:
-        out_shape = x.shape[:d] + (n,) + x.shape[d + 1:]
-        xst = list(x.strides)
-        xst[d] = 0
-        ist = [0] * x.ndim
-        ist[d] = idx.strides[0] if idx.ndim else 0
-    out = Array.empty(x.device, out_shape, x.dtype)
-    take("index_select()", "src", out_shape, (out.buffer, 0, out.strides),
-         (x.buffer, x.offset, xst), [Index(idx, ist, size, _dim_stride(x, d), d)], False,
-         x.dtype)
+    shape, xst, ix = _slice_space(x, d, idx, size)
+    out = Array.empty(x.device, shape, x.dtype)
+    take("index_select()", "src", shape, (out.buffer, 0, out.strides),
+         (x.buffer, x.offset, xst), [ix], False, x.dtype)
     return out
 
 
@@ -470,9 +476,7 @@ def gather(x: Array, dim: int, index: Any) -> Array:
     idx = as_index(x.device, index, op, size, d)
     _check_gather_shapes(x, d, idx, op)
     out = Array.empty(x.device, idx.shape, x.dtype)
-    xst = [0] * idx.ndim
-    for k in range(min(idx.ndim, x.ndim)):
-        xst[k] = 0 if k == d else x.strides[k]
+    xst = _without_dim(x.strides, d, idx.ndim)
     take(op, "src", idx.shape, (out.buffer, 0, out.strides), (x.buffer, x.offset, xst),
          [Index(idx, idx.strides, size, _dim_stride(x, d), d)], False, x.dtype)
     return out
@@ -579,14 +583,6 @@ def _scatter_checks(x: Array, dim: int, index: Any, src: Any, op: str
     return d, idx, None
 
 
-def _scatter_index(x: Array, d: int, idx: Array) -> tuple[list[int], Index]:
-    xst = [0] * idx.ndim
-    for k in range(min(idx.ndim, x.ndim)):
-        xst[k] = 0 if k == d else x.strides[k]
-    size = x.shape[d] if x.ndim else 1
-    return xst, Index(idx, idx.strides, size, _dim_stride(x, d), d)
-
-
 def scatter_(x: Array, dim: int, index: Any, src: Any, reduce: str | None = None) -> Array:
     """In place: ``x[index[i][j]][j] = src[i][j]`` (dim 0); ``src`` an array or a scalar.
 
@@ -600,7 +596,8 @@ def scatter_(x: Array, dim: int, index: Any, src: Any, reduce: str | None = None
                              f"got {reduce!r}")
         return scatter_reduce_(x, dim, index, src, "sum" if reduce == "add" else "prod")
     d, idx, srca = _scatter_checks(x, dim, index, src, op)
-    xst, ix = _scatter_index(x, d, idx)
+    xst = _without_dim(x.strides, d, idx.ndim)
+    ix = Index(idx, idx.strides, x.shape[d] if x.ndim else 1, _dim_stride(x, d), d)
     if srca is None:
         source: Operand | int = _scalar_bits(src, x.dtype, op)
     else:
@@ -654,9 +651,7 @@ def _scatter_reduce(x: Array, dim: int, index: Any, src: Any, reduce: str, inclu
     d, idx, srca = _scatter_checks(x, dim, index, src, op)
     # key = row-major position in x (all dims are "outer": rows of width 1)
     cont = shapes.contiguous_strides(x.shape)
-    kst = [0] * idx.ndim
-    for k in range(min(idx.ndim, x.ndim)):
-        kst[k] = 0 if k == d else cont[k]
+    kst = _without_dim(cont, d, idx.ndim)
     ix = Index(idx, idx.strides, x.shape[d] if x.ndim else 1, cont[d] if x.ndim else 0, d)
     return accumulate(op, x, 1, idx.shape, kst, [ix], srca, _leading(srca, idx.ndim), 0, reduce,
                       include_self, 1, inplace)
@@ -718,16 +713,10 @@ def index_copy_(x: Array, dim: int, index: Any, source: Array) -> Array:
     op = "index_copy()"
     d, idx, size = _index_1d(x, dim, index, op)
     _index_source_checks(x, d, idx, source, op)
-    shape = source.shape if x.ndim else idx.shape
-    xst, ist = [0] * len(shape), list(idx.strides)
-    if x.ndim:
-        xst = list(x.strides)
-        xst[d] = 0
-        ist = [0] * x.ndim
-        ist[d] = idx.strides[0] if idx.ndim else 0
+    shape, xst, ix = _slice_space(x, d, idx, size)
     sst = source.strides if source.ndim == len(shape) else (0,) * len(shape)
-    take(op, "dst", shape, (x.buffer, x.offset, xst), (source.buffer, source.offset, sst),
-         [Index(idx, ist, size, _dim_stride(x, d), d)], False, x.dtype)
+    take(op, "dst", shape, (x.buffer, x.offset, xst), (source.buffer, source.offset, sst), [ix],
+         False, x.dtype)
     x.bump_version()
     return x
 
@@ -741,16 +730,8 @@ def index_fill_(x: Array, dim: int, index: Any, value: Any) -> Array:
     """In place: ``x[..., index[i], ...] = value`` for a scalar (or 0-d array) value."""
     op = "index_fill()"
     d, idx, size = _index_1d(x, dim, index, op)
-    if x.ndim == 0:
-        shape: tuple[int, ...] = idx.shape
-        xst, ist = [0] * len(shape), list(idx.strides)
-    else:
-        shape = x.shape[:d] + (idx.numel,) + x.shape[d + 1:]
-        xst = list(x.strides)
-        xst[d] = 0
-        ist = [0] * x.ndim
-        ist[d] = idx.strides[0] if idx.ndim else 0
-    ixs = [Index(idx, ist, size, _dim_stride(x, d), d)]
+    shape, xst, ix = _slice_space(x, d, idx, size)
+    ixs = [ix]
     if isinstance(value, Array):
         if value.ndim:
             raise ShapeError(f"{op}: only supports a 0-dimensional value tensor, got one of "
