@@ -93,6 +93,7 @@ CASES = [
     (2, 2, 6, 5, 3, 1, (2, 4), (1, 1), "same", (1, 1), True),   # asymmetric 'same'
     (1, 2, 8, 8, 2, 1, (3, 3), (3, 3), 2, (2, 1), False),
     (3, 2, 5, 5, 4, 2, (2, 2), (1, 1), "valid", (2, 2), True),
+    (2, 4, 5, 5, 6, 2, (1, 1), (1, 1), 0, (1, 1), True),        # grouped pointwise
 ]
 
 
@@ -122,11 +123,19 @@ def test_conv2d_matches_direct_loops(device, rng, case, dtype):
 def test_conv2d_float16(device, rng):
     x = rng.standard_normal((2, 4, 6, 5)).astype(np.float16)
     w = (rng.standard_normal((6, 2, 3, 3)) * 0.3).astype(np.float16)
-    y = F.conv2d(t(x), t(w), None, 1, 1, 1, 2)
+    X, W = t(x, grad=True), t(w, grad=True)
+    y = F.conv2d(X, W, None, 1, 1, 1, 2)
     assert y.dtype is clt.float16
     ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1, 1, 1),
                      (1, 1), 2)
-    np.testing.assert_allclose(y.numpy().astype(np.float64), ref, atol=3e-2, rtol=1e-2)
+    np.testing.assert_allclose(y.detach().numpy().astype(np.float64), ref, atol=3e-2, rtol=1e-2)
+    g = rng.standard_normal(y.shape).astype(np.float16)
+    y.backward(t(g))
+    # adjoint identities with float64 references (half storage, float accumulation)
+    lhs = float((ref * g).sum())
+    assert X.grad.dtype is clt.float16 and W.grad.dtype is clt.float16
+    assert abs(float((X.grad.numpy().astype(np.float64) * x).sum()) - lhs) < 0.05 * abs(lhs) + 1
+    assert abs(float((W.grad.numpy().astype(np.float64) * w).sum()) - lhs) < 0.05 * abs(lhs) + 1
 
 
 def test_conv2d_noncontiguous_and_unbatched(device, rng):
@@ -165,8 +174,9 @@ def test_conv2d_column_chunks_match(device, rng, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[4], CASES[5]],
-                         ids=["basic", "groups-strided-dilated", "depthwise", "same", "s3"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[2], CASES[4], CASES[5], CASES[7]],
+                         ids=["basic", "groups-strided-dilated", "depthwise", "same", "s3",
+                              "pointwise-groups"])
 def test_conv2d_gradcheck(device, rng, case):
     skip_if_no_fp64(device, "float64")
     n, c, h, w_, cout, groups, k, s, p, d, bias = case

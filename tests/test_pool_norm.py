@@ -19,6 +19,10 @@ def t(a, dtype=None, grad=False):
     return clt.tensor(np.asarray(a), dtype=dtype, requires_grad=grad)
 
 
+def _torch_version(torch):
+    return tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2])
+
+
 def grad_of(f, x, g):
     """d<f(x), g>/dx with a graph (gradcheck evaluates under no_grad, so re-enable it)."""
     with clt.enable_grad():
@@ -473,7 +477,8 @@ def test_norms_match_torch(device, rng):
               for k, v in tm.state_dict().items()}
         tm.load_state_dict({k: torch.tensor(v) for k, v in sd.items()})
         cm.load_state_dict({k: t(v) for k, v in sd.items()})
-        assert repr(cm) == repr(tm)
+        if _torch_version(torch) >= (2, 13):   # older versions print no "bias=" for norms
+            assert repr(cm) == repr(tm)
         for train in (True, False):
             cm.train(train)
             tm.train(train)
