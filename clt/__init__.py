@@ -11,7 +11,7 @@ import os as _os
 
 from clt import dtypes as _dtypes
 from clt.backend import (Device, DeviceInfo, device, device_infos, devices, get_default_device,
-                         set_default_device, synchronize)
+                         set_default_device)
 from clt.dtypes import (DType, bool_, float16, float32, float64, get_default_dtype, int8, int16,
                         int32, int64, promote_types, set_default_dtype, uint8)
 from clt.errors import (CLTError, CLTWarning, DeviceError, DeviceNotFoundError, DTypeError,
@@ -63,6 +63,22 @@ for _family in ("clt.functions.reduce", "clt.functions.linalg", "clt.functions.i
 from clt.serialization import load, save  # noqa: E402
 from clt import profiler  # noqa: E402,F401
 from clt.utils.summary import summary  # noqa: E402
+
+
+def synchronize(device: object = None) -> None:
+    """Wait for all work enqueued on ``device`` (default device; ``"all"``: every open device),
+    and raise ``IndexError`` if an index kernel met an out-of-range index meanwhile."""
+    from clt.ops.index import check_index_errors
+
+    if device == "all":
+        from clt.backend.device import _devices
+
+        targets = list(_devices.values())
+    else:
+        targets = [globals()["device"](device)]
+    for d in targets:
+        d.synchronize()
+        check_index_errors(d)
 
 
 def memory_allocated(device: object = None) -> int:

@@ -51,6 +51,8 @@ def _slice_key(key: Any) -> tuple:
 
 def is_basic_key(key: Any) -> bool:
     for k in _slice_key(key):
+        if getattr(k, "ndim", 0):          # numpy arrays (and masks) index like tensors
+            return False
         if isinstance(k, bool) or not (k is None or k is Ellipsis or isinstance(k, slice)
                                        or isinstance(k, int) or (hasattr(k, "__index__")
                                                                  and not isinstance(k, Tensor))):
