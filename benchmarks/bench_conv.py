@@ -11,11 +11,17 @@ Run alone: ``python -m benchmarks.bench_conv [--quick] [--repeat N]``: one JSON 
 measurement, then a table. Implementations are measured interleaved (a burst of load from other
 processes hits all of them alike); figures are medians of ``repeat`` samples after warm-up, with
 the best sample next to them. PyTorch runs at 1 and 2 threads when it is installed.
+
+On a shared machine wall-clock figures drop with the load (and PyTorch's OpenMP threads spin
+when a core is taken). Each row therefore also carries ``rate_cputime``: the rate computed from
+the process's CPU time divided by the threads the implementation uses (the device's compute units
+for clt), an estimate of the idle-machine figure for compute-bound work that scales across cores.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from typing import Any, Callable
@@ -34,13 +40,20 @@ LAYERS = (
 )
 
 
-def _samples(fn: Callable[[], Any], sync: Callable[[], Any] | None, n: int) -> float:
-    start = time.perf_counter()
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _samples(fn: Callable[[], Any], sync: Callable[[], Any] | None, n: int
+             ) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) per call, averaged over ``n`` calls."""
+    cpu, start = _cpu_seconds(), time.perf_counter()
     for _ in range(n):
         fn()
     if sync is not None:
         sync()
-    return (time.perf_counter() - start) / n
+    return (time.perf_counter() - start) / n, (_cpu_seconds() - cpu) / n
 
 
 def clt_cnn_step(device: Any) -> Callable[[], Any]:
@@ -126,17 +139,31 @@ def _layer_impls(device: Any, case: tuple) -> tuple[dict, dict, float]:
     return impls, syncs, flops
 
 
+def _threads(device: Any, impl: str) -> int:
+    return int(impl.split("-")[1][:-1]) if impl.startswith("torch") else \
+        max(1, device.info.compute_units)
+
+
 def _interleave(impls: dict, syncs: dict, repeat: int, per_sample: int) -> dict[str, list]:
     for key, fn in impls.items():      # warm-up: kernel builds, first-launch JIT, thread pools
         fn()
         fn()
         if syncs[key]:
             syncs[key]()
-    samples: dict[str, list[float]] = {k: [] for k in impls}
+    samples: dict[str, list] = {k: [] for k in impls}
     for _ in range(repeat):
         for key, fn in impls.items():
             samples[key].append(_samples(fn, syncs[key], per_sample))
     return samples
+
+
+def _row(device: Any, workload: str, impl: str, unit: str, amount: float, s: list) -> dict:
+    wall = [w for w, _ in s]
+    cpu = float(np.median([c for _, c in s])) / _threads(device, impl)
+    med, best = float(np.median(wall)), float(min(wall))
+    return {"workload": workload, "impl": impl, "unit": unit, "rate": amount / med,
+            "rate_best": amount / best, "rate_cputime": amount / cpu if cpu > 0 else None,
+            "seconds": med, "spread": [best, max(wall)]}
 
 
 def measure(device: Any, quick: bool = False, repeat: int = 7,
@@ -152,18 +179,12 @@ def measure(device: Any, quick: bool = False, repeat: int = 7,
             syncs[f"torch-{threads}t"] = None
     samples = _interleave(impls, syncs, repeat, 3 if quick else 5)
     for key, s in samples.items():
-        med, best = float(np.median(s)), float(min(s))
-        rows.append({"workload": f"cnn train b{BATCH}", "impl": key, "unit": "samples/s",
-                     "rate": BATCH / med, "rate_best": BATCH / best, "seconds": med,
-                     "spread": [best, max(s)]})
+        rows.append(_row(device, f"cnn train b{BATCH}", key, "samples/s", BATCH, s))
     for case in LAYERS[:2] if quick else LAYERS:
         impls, syncs, flops = _layer_impls(device, case)
         samples = _interleave(impls, syncs, repeat, 1 if flops > 2e9 else 3)
         for key, s in samples.items():
-            med, best = float(np.median(s)), float(min(s))
-            rows.append({"workload": case[0], "impl": key, "unit": "FLOP/s",
-                         "rate": flops / med, "rate_best": flops / best, "seconds": med,
-                         "spread": [best, max(s)], "shape": list(case[1:])})
+            rows.append(_row(device, case[0], key, "FLOP/s", flops, s) | {"shape": list(case[1:])})
     if env:
         for r in rows:
             if r["impl"] == "clt":
@@ -178,7 +199,8 @@ def run(device: Any, quick: bool = False, env: dict | None = None,
 
     rows = measure(device, quick, repeat or (5 if quick else 7), env)
     for r in rows:
-        harness.RESULTS.append({k: v for k, v in r.items() if k != "rate_best"})
+        harness.RESULTS.append({k: v for k, v in r.items()
+                                if k not in ("rate_best", "rate_cputime")})
     return rows
 
 
@@ -187,19 +209,21 @@ def print_table(rows: list[dict[str, Any]], file: Any = sys.stdout) -> None:
     for r in rows:
         by.setdefault(r["workload"], {})[r["impl"]] = r
     impls = ["clt", "torch-1t", "torch-2t"]
-    print(f"{'workload':<24}{'unit':>11}" + "".join(f"{i:>11}" for i in impls)
-          + f"{'clt/1t':>8}{'clt/2t':>8}{'(best)':>8}", file=file)
-    for wl, d in by.items():
-        unit = next(iter(d.values()))["unit"]
-        scale = 1e9 if unit == "FLOP/s" else 1.0
-        line = f"{wl:<24}{'GFLOP/s' if unit == 'FLOP/s' else unit:>11}"
-        line += "".join(f"{d[i]['rate'] / scale:>11.1f}" if i in d else f"{'-':>11}"
-                        for i in impls)
-        for i in ("torch-1t", "torch-2t"):
-            line += f"{d['clt']['rate'] / d[i]['rate']:>8.2f}" if i in d else f"{'-':>8}"
-        if "torch-2t" in d:
-            line += f"{d['clt']['rate_best'] / d['torch-2t']['rate_best']:>8.2f}"
-        print(line, file=file)
+    for key, title in (("rate", "wall clock (medians)"),
+                       ("rate_cputime", "from CPU time per thread (idle-machine estimate)")):
+        print(f"-- {title}", file=file)
+        print(f"{'workload':<24}{'unit':>11}" + "".join(f"{i:>11}" for i in impls)
+              + f"{'clt/1t':>8}{'clt/2t':>8}", file=file)
+        for wl, d in by.items():
+            unit = next(iter(d.values()))["unit"]
+            scale = 1e9 if unit == "FLOP/s" else 1.0
+            line = f"{wl:<24}{'GFLOP/s' if unit == 'FLOP/s' else unit:>11}"
+            line += "".join(f"{d[i][key] / scale:>11.1f}" if i in d and d[i][key] else
+                            f"{'-':>11}" for i in impls)
+            for i in ("torch-1t", "torch-2t"):
+                ok = i in d and d[i][key] and d["clt"][key]
+                line += f"{d['clt'][key] / d[i][key]:>8.2f}" if ok else f"{'-':>8}"
+            print(line, file=file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = {"device": env["device"]} if r["impl"] == "clt" else {}
         print(json.dumps({k: v for k, v in r.items() if k != "env"} | extra), flush=True)
     print(f"\ndevice: {env['device']} ({env['platform']}); medians of {args.repeat} interleaved "
-          "samples; ratios clt / torch, the last from each one's best sample", file=sys.stdout)
+          "samples; ratios clt / torch", file=sys.stdout)
     print_table(rows)
     return 0
 
