@@ -100,23 +100,23 @@ class _Broadcast(Function):
     """Master parameters -> replica tensors; backward sums replica gradients into the master."""
 
     @staticmethod
-    def forward(ctx, dst: Device, timer: Any, *params: Tensor) -> tuple:
-        ctx.src, ctx.dst, ctx.timer = params[0].device, dst, timer
+    def forward(ctx, dst: Device, *params: Tensor) -> tuple:
+        ctx.src, ctx.dst = params[0].device, dst
         return tuple(broadcast_arrays([p._data for p in params], dst))
 
     @staticmethod
     def backward(ctx, *grads: Tensor) -> tuple:
-        if ctx.timer is not None:
-            ctx.timer.mark_end(ctx.dst)
         moved = broadcast_arrays([g._data for g in grads], ctx.src)
-        return (None, None) + tuple(Tensor(m) for m in moved)
+        return (None,) + tuple(Tensor(m) for m in moved)
 
 
 class Balancer:
     """Batch shares per device, proportional to each device's measured speed.
 
-    Device time comes from OpenCL profiling markers: a marker when a device's forward starts and
-    one when its backward ends, so host waits don't distort the measurement.
+    On measuring steps every kernel launched on the devices is recorded (the profiler hook of
+    :meth:`Device.launch`) until the next forward; a device's speed is its shard size divided by
+    its *busy* time (the sum of its kernels' device times), so waiting for another device's data
+    does not count against it.
     """
 
     def __init__(self, devices: Sequence[Device], shares: Sequence[float] | None = None,
@@ -130,7 +130,8 @@ class Balancer:
         self.shares = s / s.sum()
         self.every, self.smoothing = every, smoothing
         self.step = 0
-        self._marks: dict[Device, list] = {}
+        self._events: dict[str, list] = {}
+        self._recording = False
         self._sizes: list[int] = []
         self.last_split: list[int] = []
         self.device_times: list[float] = []
@@ -150,34 +151,38 @@ class Balancer:
         self.last_split = sizes
         return sizes
 
-    @property
-    def measuring(self) -> bool:
-        return not self.fixed and self.step % self.every == 0
+    def record(self, device: Device, name: str, event: Any) -> None:
+        """Profiler hook: called by ``Device.launch`` while recording."""
+        self._events.setdefault(device.id, []).append(event)
 
-    def mark_start(self, dev: Device) -> None:
-        if self.measuring:
-            self._marks[dev] = [cl.enqueue_marker(dev.queue), None]
-
-    def mark_end(self, dev: Device) -> None:
-        if dev in self._marks and self._marks[dev][1] is None:
-            self._marks[dev][1] = cl.enqueue_marker(dev.queue)
-
-    def update(self) -> None:
-        """Fold in the last measured step (called at the next forward)."""
-        if len(self._marks) == len(self.devices) and all(m[1] is not None for m in
-                                                         self._marks.values()):
+    def begin_step(self, sizes: list[int]) -> None:
+        """Fold in the previous measured step, then start recording this one if it's due."""
+        if self._recording:
+            for d in self.devices:
+                if d.profiler is self:
+                    d.profiler = None
+            self._recording = False
             times = []
-            for dev in self.devices:
-                start, end = self._marks[dev]
-                end.wait()
-                times.append(max((end.profile.end - start.profile.start) * 1e-9, 1e-9))
-            self.device_times = times
-            sizes = np.maximum(np.asarray(self._sizes, dtype=np.float64), 1)
-            speed = sizes / np.asarray(times)
-            target = speed / speed.sum()
-            self.shares = (1 - self.smoothing) * self.shares + self.smoothing * target
-            self.shares /= self.shares.sum()
-        self._marks = {}
+            for d in self.devices:
+                busy = 0
+                for ev in self._events.get(d.id, ()):
+                    ev.wait()
+                    busy += ev.profile.end - ev.profile.start
+                times.append(max(busy * 1e-9, 1e-9))
+            self._events = {}
+            if all(t > 1e-9 for t in times):
+                self.device_times = times
+                n = np.maximum(np.asarray(self._sizes, dtype=np.float64), 1)
+                speed = n / np.asarray(times)
+                target = speed / speed.sum()
+                self.shares = (1 - self.smoothing) * self.shares + self.smoothing * target
+                self.shares /= self.shares.sum()
+        self._sizes = sizes
+        due = not self.fixed and self.step % self.every == 0
+        if due and all(d.profiler is None for d in self.devices):   # never displace a user's
+            for d in self.devices:
+                d.profiler = self
+            self._recording = True
         self.step += 1
 
 
@@ -232,7 +237,7 @@ class DataParallel(Module):
         self.module = module
         object.__setattr__(self, "_replicas", [replicate(module, d) for d in devs[1:]])
         for d in devs:
-            d.set_profiling(True)      # the balancer reads device time from markers
+            d.set_profiling(True)      # the balancer reads kernels' device times
         object.__setattr__(self, "balancer", Balancer(devs, shares, rebalance_every))
 
     def _sync_replica(self, replica: Module, dev: Device) -> None:
@@ -242,7 +247,7 @@ class DataParallel(Module):
                             [m for _, m in replica.named_modules()]))
         params = [m._parameters[k] for m, k in names]
         if params:
-            copies = _Broadcast.apply(dev, self.balancer, *params)
+            copies = _Broadcast.apply(dev, *params)
             copies = copies if isinstance(copies, tuple) else (copies,)
             for (m, k), t in zip(names, copies):
                 rep_mods[id(m)]._parameters[k] = t
@@ -258,17 +263,15 @@ class DataParallel(Module):
     def forward(self, *inputs: Any) -> Any:
         if len(self.device_list) == 1:
             return self.module(*inputs)
-        self.balancer.update()
         x0 = inputs[0]
         n = x0.shape[self.dim]
         sizes = self.balancer.split(n)
-        self.balancer._sizes = sizes
+        self.balancer.begin_step(sizes)
         outs = []
         start = 0
         for i, (dev, size) in enumerate(zip(self.device_list, sizes)):
             if size == 0:
                 continue
-            self.balancer.mark_start(dev)
             chunk = [t.narrow(self.dim, start, size) if isinstance(t, Tensor) else t
                      for t in inputs]
             start += size
@@ -279,12 +282,6 @@ class DataParallel(Module):
                 self._sync_replica(replica, dev)
                 out = replica(*[c.to(dev) if isinstance(c, Tensor) else c for c in chunk])
             outs.append(out)
-        if self.balancer.measuring:
-            # device 0 has no broadcast node; mark its end when this step's backward finishes
-            from clt.autograd.engine import queue_callback
-
-            dev0 = self.device_list[0]
-            queue_callback(lambda: self.balancer.mark_end(dev0))
         return gather(outs, self.output_device, self.dim)
 
     def extra_repr(self) -> str:
