@@ -522,6 +522,39 @@ def test_gpu_style_norm_kernels(device, rng):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("fn", [
+    lambda a: F.max_pool2d(a, 3, 2, 1), lambda a: F.avg_pool2d(a, 2),
+    lambda a: F.adaptive_avg_pool2d(a, 3), lambda a: F.adaptive_max_pool2d(a, (2, 3)),
+    lambda a: F.interpolate(a, scale_factor=1.5, mode="bilinear"),
+    lambda a: F.interpolate(a, size=(7, 9)), lambda a: F.batch_norm(a, None, None, training=True),
+    lambda a: F.layer_norm(a, (8,)), lambda a: F.group_norm(a, 2)],
+    ids=["max", "avg", "adaptive-avg", "adaptive-max", "bilinear", "nearest", "batch", "layer",
+         "group"])
+def test_float16_and_empty(device, rng, fn):
+    """Half storage (computed in float) against float32, and empty batches."""
+    x = rng.standard_normal((2, 4, 6, 8)).astype(np.float32)
+    x16 = t(x.astype(np.float16), grad=True)
+    x32 = t(x.astype(np.float16).astype(np.float32), grad=True)
+    y16, y32 = fn(x16), fn(x32)
+    assert y16.dtype is clt.float16
+    np.testing.assert_allclose(y16.detach().numpy().astype(np.float32), y32.detach().numpy(),
+                               rtol=1e-2, atol=1e-2)
+    g = np.cos(np.arange(y32.numel())).reshape(tuple(y32.shape)).astype(np.float32)
+    y16.backward(t(g.astype(np.float16)))
+    y32.backward(t(g))
+    np.testing.assert_allclose(x16.grad.numpy().astype(np.float32), x32.grad.numpy(),
+                               rtol=2e-2, atol=2e-2)
+    empty = fn(t(np.zeros((0, 4, 6, 8), np.float32)))
+    assert tuple(empty.shape)[0] == 0
+
+
+def test_batch_norm_empty_batch_keeps_stats(device):
+    m = nn.BatchNorm2d(3)
+    y = m(clt.zeros((0, 3, 4, 4)))
+    assert tuple(y.shape) == (0, 3, 4, 4)
+    np.testing.assert_array_equal(m.running_mean.numpy(), np.zeros(3, np.float32))
+
+
 def test_norm_errors(device):
     with pytest.raises(ShapeError, match=r"expected 4D input \(got 3D input"):
         nn.BatchNorm2d(3)(clt.zeros((2, 3, 4)))

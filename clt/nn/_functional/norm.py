@@ -79,6 +79,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if use_batch and input.numel() // max(c, 1) <= 1 and input.numel():
         raise ShapeError(f"Expected more than 1 value per channel when training, got input size "
                          f"{_dims(input.shape)}")
+    if input.numel() == 0:   # an empty batch: empty output, statistics untouched (PyTorch)
+        from clt.functions.elementwise import clone
+
+        return clone(input)
     weight, bias = _fill_affine(weight, bias, c, input)
     # training with running stats updates them; evaluation reads them; without any, the batch
     # statistics normalise in both modes (PyTorch's track_running_stats=False)
