@@ -149,11 +149,18 @@ def all_reduce(tensor: Any, op: str = "sum") -> Any:
     if op == "mean":
         out = (out / get_world_size()).astype(host.dtype)
     if isinstance(tensor, Tensor):
-        from clt.functions.creation import tensor as make
-
-        tensor.copy_(make(out, device=tensor.device))
+        _write(tensor, out)
         return tensor
     return out
+
+
+def _write(tensor: Any, host: np.ndarray) -> None:
+    """Overwrite a tensor (a parameter too) with host data, outside autograd."""
+    from clt.autograd.grad_mode import no_grad
+    from clt.functions.creation import tensor as make
+
+    with no_grad():
+        tensor.copy_(make(host, device=tensor.device))
 
 
 def broadcast(tensor: Any, src: int = 0) -> Any:
@@ -161,9 +168,7 @@ def broadcast(tensor: Any, src: int = 0) -> Any:
     host = np.ascontiguousarray(tensor.detach().cpu())
     wait(_comm().Ibcast(host, root=src), f"broadcast from rank {src}")
     if get_rank() != src:
-        from clt.functions.creation import tensor as make
-
-        tensor.copy_(make(host, device=tensor.device))
+        _write(tensor, host)
     return tensor
 
 

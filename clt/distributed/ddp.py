@@ -140,7 +140,7 @@ class DistributedDataParallel(Module):
             off = 0
             for p in b.params:
                 n = p.numel()
-                p.grad.copy_(make(avg[off:off + n].reshape(tuple(p.shape)), device=p.device))
+                dist._write(p.grad, avg[off:off + n].reshape(tuple(p.shape)))
                 off += n
             b.request, b.ready, b.send, b.recv = None, 0, None, None
 
