@@ -56,3 +56,13 @@ def test_hung_rank_fails_with_clear_error(tmp_path):
     assert proc.returncode != 0
     assert "barrier did not complete within 3 s" in proc.stderr
     assert elapsed < 45
+
+
+def test_trainer_under_mpi_writes_on_rank0_only(tmp_path):
+    proc = launch(2, "trainer", tmp_path / "x")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert {r["rank"] for r in rows} == {0, 1}
+    assert all(r["ddp"] == "DistributedDataParallel" for r in rows)
+    assert all(len(r["loss"]) == 2 for r in rows)
+    assert (tmp_path / "ck" / "last.ckpt").exists()

@@ -93,6 +93,14 @@ class Trainer:
                 model, devices=self.devices)
         from clt.backend.device import device as select
 
+        self.rank = 0
+        dist = _distributed()
+        if dist is not None:
+            # one process per rank: wrap in DDP; only rank 0 shows progress and writes files
+            self.rank = dist.get_rank()
+            if not isinstance(self.model, dist.DistributedDataParallel):
+                self.model = dist.DistributedDataParallel(self.model, device=device)
+            progress = progress and self.rank == 0
         if device is not None:
             self.device = select(device)
             self.model.to(self.device)
@@ -339,9 +347,14 @@ class Trainer:
         return state
 
     def save_checkpoint(self, path: str, epoch: int | None = None, data: Any = None) -> None:
-        """Write model, optimizer, scheduler, epoch, history and RNG state to ``path``."""
+        """Write model, optimizer, scheduler, epoch, history and RNG state to ``path``.
+
+        Under MPI only rank 0 writes (every rank holds the same state).
+        """
         from clt.serialization import save
 
+        if self.rank != 0:
+            return
         state = self.state_dict(data if data is not None else getattr(self, "_train_data",
                                                                       None))
         if epoch is not None:
@@ -371,6 +384,16 @@ class Trainer:
         rng = _sampler_rng(data)
         if rng is not None and "sampler_rng" in state:
             rng.bit_generator.state = state["sampler_rng"]
+
+
+def _distributed() -> Any:
+    """``clt.distributed`` if a process group with more than one rank is running, else None."""
+    import sys as _sys
+
+    dist = _sys.modules.get("clt.distributed")
+    if dist is None or not dist.is_initialized() or dist.get_world_size() < 2:
+        return None
+    return dist
 
 
 def _sampler_rng(data: Any) -> Any:

@@ -44,4 +44,19 @@ elif mode == "hang":
     if rank == 1:
         time.sleep(60)                 # a hung rank
     dist.barrier()
+if mode == "trainer":
+    from clt.data import DataLoader, DistributedSampler, TensorDataset
+    from clt.train import ModelCheckpoint, Trainer
+    import os
+
+    ds = TensorDataset(X, Y)
+    loader = DataLoader(ds, batch_size=8, sampler=DistributedSampler(ds, shuffle=True, seed=0),
+                        device=dev)
+    m = model()
+    ck = os.path.dirname(out_path) + f"/ck"
+    tr = Trainer(m, clt.optim.SGD(m.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                 callbacks=[ModelCheckpoint(ck, monitor=None)], progress=True)
+    hist = tr.fit(loader, epochs=2)
+    print(json.dumps({"rank": rank, "loss": hist["loss"], "ddp": type(tr.model).__name__,
+                      "files": sorted(os.listdir(ck)) if os.path.isdir(ck) else []}))
 print(f"rank {rank} finished", flush=True)
