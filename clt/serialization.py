@@ -44,7 +44,7 @@ def _encode(obj: Any, tensors: dict[str, np.ndarray], path: str) -> Any:
         return {"__tensor__": key}
     if isinstance(obj, np.ndarray):
         key = path or "array"
-        tensors[key] = np.ascontiguousarray(obj)
+        tensors[key] = np.asarray(obj, order="C")
         return {"__ndarray__": key}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -105,7 +105,7 @@ def save(obj: Any, f: str | os.PathLike, metadata: dict[str, str] | None = None)
     offset = 0
     blobs = []
     for key, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")          # (ascontiguousarray makes 0-d arrays 1-d)
         code = _NP_ONLY.get(arr.dtype) or _ST_DTYPES[D.as_dtype(arr.dtype).name]
         header[key] = {"dtype": code, "shape": list(arr.shape),
                        "data_offsets": [offset, offset + arr.nbytes]}

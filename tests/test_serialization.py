@@ -77,3 +77,9 @@ def test_save_is_atomic_and_refuses_unknown_objects(device, tmp_path):
         clt.save({"v": clt.zeros(2, device=device), "bad": object()}, p)
     assert p.read_bytes() == before                  # previous checkpoint intact
     assert [x.name for x in tmp_path.iterdir()] == ["keep.ckpt"]   # no temp files left
+
+
+def test_zero_dim_tensors_keep_their_shape(device, tmp_path):
+    clt.save({"n": clt.tensor(3, device=device), "a": np.float32(2.5)}, tmp_path / "z.ckpt")
+    got = clt.load(tmp_path / "z.ckpt", map_location=device)
+    assert tuple(got["n"].shape) == () and got["n"].item() == 3

@@ -340,7 +340,7 @@ class _Uploader:
 
             dtype = D.as_dtype(obj.dtype)
             D.check_device_dtype(dtype, self.device)
-            data = np.ascontiguousarray(obj)
+            data = np.asarray(obj, order="C")
             arr = Array.empty(self.device, data.shape, dtype)
             if data.nbytes:
                 q = self.device.transfer_queue if self.non_blocking else self.device.queue

@@ -165,7 +165,7 @@ def _write(tensor: Any, host: np.ndarray) -> None:
 
 def broadcast(tensor: Any, src: int = 0) -> Any:
     """In-place broadcast of a tensor from rank ``src``."""
-    host = np.ascontiguousarray(tensor.detach().cpu())
+    host = np.asarray(tensor.detach().cpu(), order="C")
     wait(_comm().Ibcast(host, root=src), f"broadcast from rank {src}")
     if get_rank() != src:
         _write(tensor, host)
