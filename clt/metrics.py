@@ -353,61 +353,54 @@ def _auc_sorted(scores: np.ndarray, pos: np.ndarray) -> float:
 
 # -- functional forms -------------------------------------------------------------------------
 
+def _one_shot(metric: Metric, preds: Any, target: Any) -> Any:
+    metric.update(preds, target)
+    return metric.compute()
+
+
 def confusion_matrix(preds: Any, target: Any, num_classes: int, **kw: Any) -> Tensor:
-    m = ConfusionMatrix(num_classes, **kw)
-    m.update(preds, target)
-    return m.compute()
+    """Confusion matrix of one batch (rows: true class)."""
+    return _one_shot(ConfusionMatrix(num_classes, **kw), preds, target)
 
 
 def accuracy(preds: Any, target: Any, top_k: int = 1, **kw: Any) -> float:
-    m = Accuracy(top_k=top_k, **kw)
-    m.update(preds, target)
-    return m.compute()
+    """Accuracy (or top-k accuracy) of one batch."""
+    return _one_shot(Accuracy(top_k=top_k, **kw), preds, target)
 
 
 def precision(preds: Any, target: Any, num_classes: int, average: str | None = "macro",
               **kw: Any) -> Any:
-    m = Precision(num_classes, average, **kw)
-    m.update(preds, target)
-    return m.compute()
+    """Precision of one batch (see :class:`Precision`)."""
+    return _one_shot(Precision(num_classes, average, **kw), preds, target)
 
 
 def recall(preds: Any, target: Any, num_classes: int, average: str | None = "macro",
            **kw: Any) -> Any:
-    m = Recall(num_classes, average, **kw)
-    m.update(preds, target)
-    return m.compute()
+    """Recall of one batch (see :class:`Recall`)."""
+    return _one_shot(Recall(num_classes, average, **kw), preds, target)
 
 
 def f1_score(preds: Any, target: Any, num_classes: int, average: str | None = "macro",
              **kw: Any) -> Any:
-    m = F1Score(num_classes, average, **kw)
-    m.update(preds, target)
-    return m.compute()
+    """F1 score of one batch (see :class:`F1Score`)."""
+    return _one_shot(F1Score(num_classes, average, **kw), preds, target)
 
 
 def roc_auc(preds: Any, target: Any) -> float:
-    m = AUROC()
-    m.update(preds, target)
-    return m.compute()
+    """ROC AUC of binary scores."""
+    return _one_shot(AUROC(), preds, target)
 
 
 def mean_squared_error(preds: Any, target: Any) -> float:
-    m = MeanSquaredError()
-    m.update(preds, target)
-    return m.compute()
+    return _one_shot(MeanSquaredError(), preds, target)
 
 
 def mean_absolute_error(preds: Any, target: Any) -> float:
-    m = MeanAbsoluteError()
-    m.update(preds, target)
-    return m.compute()
+    return _one_shot(MeanAbsoluteError(), preds, target)
 
 
 def r2_score(preds: Any, target: Any) -> float:
-    m = R2Score()
-    m.update(preds, target)
-    return m.compute()
+    return _one_shot(R2Score(), preds, target)
 
 
 def classification_report(cm: Any, class_names: list[str] | None = None) -> str:

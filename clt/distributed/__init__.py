@@ -12,7 +12,7 @@ import os
 import pickle
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

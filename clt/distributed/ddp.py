@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from clt.autograd.engine import queue_callback, register_post_accumulate_grad_hook
-from clt.nn.module import Module
+from clt.nn.module import Module, ModuleWrapper
 from clt.ops.transfer import to_numpy
 from clt.tensor import Tensor
 
@@ -22,7 +22,7 @@ class _Bucket:
         self.recv: np.ndarray | None = None
 
 
-class DistributedDataParallel(Module):
+class DistributedDataParallel(ModuleWrapper):
     """Wrap ``module`` so that each ``backward`` averages gradients over all ranks.
 
     At construction every rank checks that the model has the same structure as rank 0's (a clear
@@ -153,17 +153,6 @@ class DistributedDataParallel(Module):
                 dist.broadcast(b, 0)
         return self.module(*inputs, **kwargs)
 
-    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.state_dict(*args, **kwargs)
-
-    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.load_state_dict(*args, **kwargs)
-
-    def parameters(self, recurse: bool = True) -> Any:
-        return self.module.parameters(recurse)
-
-    def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.named_parameters(*args, **kwargs)
 
     def extra_repr(self) -> str:
         from clt import distributed as dist

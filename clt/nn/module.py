@@ -406,3 +406,22 @@ def check_input(x: Any, layer: str, ndims: tuple[int, ...], what: str) -> None:
         raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}")
     if x.ndim not in ndims:
         raise ShapeError(f"{layer}: expected {what} input, got input of shape {tuple(x.shape)}")
+
+
+class ModuleWrapper(Module):
+    """A module that wraps ``self.module`` (DataParallel, DistributedDataParallel): parameters
+    and state dicts are the wrapped module's, under its own names."""
+
+    module: Module
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.load_state_dict(*args, **kwargs)
+
+    def parameters(self, recurse: bool = True) -> Any:
+        return self.module.parameters(recurse)
+
+    def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module.named_parameters(*args, **kwargs)

@@ -19,7 +19,6 @@ device-to-device; others stage through the host.
 from __future__ import annotations
 
 import copy
-import time
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -28,7 +27,7 @@ import pyopencl as cl
 
 from clt.autograd.function import Function
 from clt.backend.device import Device, device as select
-from clt.nn.module import Module
+from clt.nn.module import Module, ModuleWrapper
 from clt.ops import elementwise as ew
 from clt.ops.array import Array
 from clt.ops.transfer import to_numpy
@@ -204,7 +203,7 @@ def replicate(module: Module, device: Device) -> Module:
     return clone(module)
 
 
-class DataParallel(Module):
+class DataParallel(ModuleWrapper):
     """Split each batch across ``devices`` and run one replica of ``module`` per device.
 
     Args:
@@ -286,18 +285,6 @@ class DataParallel(Module):
 
     def extra_repr(self) -> str:
         return f"devices={[d.id for d in self.device_list]}, dim={self.dim}"
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.state_dict(*args, **kwargs)
-
-    def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.load_state_dict(*args, **kwargs)
-
-    def parameters(self, recurse: bool = True) -> Any:
-        return self.module.parameters(recurse)
-
-    def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module.named_parameters(*args, **kwargs)
 
 
 def gather(outputs: Sequence[Any], device: Device, dim: int = 0) -> Any:
