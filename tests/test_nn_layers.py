@@ -381,3 +381,46 @@ def test_softmax_modules(device, rng):
     assert repr(nn.Softmax(dim=1)) == "Softmax(dim=1)"
     with pytest.warns(UserWarning, match="Implicit dimension choice"):
         F.softmax(xt)
+
+
+# -- functional helpers: distances, normalisation, padding -------------------------------------
+
+@pytest.mark.skipif(not _has_softmax(), reason="reductions family not available")
+def test_normalize_cosine_pairwise(device, rng):
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    at, bt = t(device, a, True), t(device, b, True)
+    np.testing.assert_allclose(host(F.normalize(at, dim=1)),
+                               a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-10)
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    np.testing.assert_allclose(host(F.cosine_similarity(at, bt)), cos, rtol=1e-10)
+    np.testing.assert_allclose(host(F.pairwise_distance(at, bt)),
+                               np.linalg.norm(a - b + 1e-6, axis=1), rtol=1e-10)
+    assert gradcheck(lambda u, v: F.cosine_similarity(u, v), (at, bt))
+    assert gradcheck(lambda u: F.normalize(u, p=1.0, dim=0), (at,))
+
+
+PAD_REFS = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+            "circular": "wrap"}
+
+
+@pytest.mark.parametrize("mode", list(PAD_REFS))
+def test_pad(device, rng, mode):
+    x = rng.standard_normal((2, 3, 4))
+    xt = t(device, x, True)
+    pad = (2, 1, 1, 2)
+    out = F.pad(xt, pad, mode=mode)
+    ref = np.pad(x, ((0, 0), (1, 2), (2, 1)), mode=PAD_REFS[mode])
+    np.testing.assert_allclose(host(out), ref)
+    assert gradcheck(lambda a: F.pad(a, pad, mode=mode), (xt,))
+
+
+def test_pad_constant_value_and_cropping(device):
+    x = clt.tensor([[1.0, 2.0, 3.0]], device=device)
+    assert host(F.pad(x, (1, 1), value=9.0)).tolist() == [[9.0, 1.0, 2.0, 3.0, 9.0]]
+    assert host(F.pad(x, (-1, 1))).tolist() == [[2.0, 3.0, 0.0]]
+    with pytest.raises(ValueError, match="divisible by 2"):
+        F.pad(x, (1,))
+    with pytest.raises(ValueError, match="Padding size should be less than"):
+        F.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(NotImplementedError, match="Unsupported padding mode"):
+        F.pad(x, (1, 1), mode="symmetric")

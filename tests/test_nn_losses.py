@@ -495,3 +495,26 @@ def test_against_torch(device, rng):
     got = F.kl_div(t(device, lp), t(device, b), reduction="batchmean")
     want = tf.kl_div(torch.tensor(lp), torch.tensor(b), reduction="batchmean")
     np.testing.assert_allclose(host(got), want.numpy(), rtol=1e-10)
+
+
+# -- double backward (create_graph) ------------------------------------------------------------
+
+@needs_reductions
+def test_losses_double_backward(device, rng):
+    from clt.autograd import gradgradcheck
+
+    if not device.supports_fp64:
+        pytest.skip("second derivatives need float64 for finite differences")
+    x = t(device, rng.standard_normal((3, 4)), True)
+    tgt = t(device, np.array([0, 3, 1]))
+    w = t(device, [1.0, 2.0, 0.5, 1.5])
+    assert gradgradcheck(lambda a: F.cross_entropy(a, tgt, weight=w, label_smoothing=0.1), (x,))
+    assert gradgradcheck(lambda a: F.cross_entropy(a, tgt, reduction="none"), (x,))
+    p = t(device, rng.dirichlet(np.ones(4), 3), True)
+    assert gradgradcheck(lambda a, b: F.cross_entropy(a, b, weight=w), (x, p))
+    assert gradgradcheck(lambda a: F.nll_loss(a, tgt), (x,))
+    y = t(device, rng.standard_normal((3, 4)), True)
+    q = t(device, rng.uniform(0, 1, (3, 4)), True)
+    assert gradgradcheck(F.mse_loss, (x, y))
+    assert gradgradcheck(lambda a, b: F.binary_cross_entropy_with_logits(
+        a, b, pos_weight=t(device, [1.0, 2.0, 3.0, 4.0])), (x, q))

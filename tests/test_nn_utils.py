@@ -101,3 +101,25 @@ def test_parameters_to_vector_is_differentiable(device, rng):
     a = clt.tensor(rng.standard_normal((2, 2)), dtype=dt, device=device, requires_grad=True)
     b = clt.tensor(rng.standard_normal(3), dtype=dt, device=device, requires_grad=True)
     assert gradcheck(lambda x, y: parameters_to_vector([x, y]) * 2, (a, b))
+
+
+def test_pad_sequence(device, rng):
+    from clt.nn.utils.rnn import pad_sequence, unpad_sequence
+
+    dt = clt.float64 if device.supports_fp64 else clt.float32
+    seqs = [rng.standard_normal((n, 2)) for n in (3, 1, 2)]
+    ts = [clt.tensor(s, dtype=dt, device=device, requires_grad=True) for s in seqs]
+    out = pad_sequence(ts, batch_first=True, padding_value=-1.0)
+    ref = np.full((3, 3, 2), -1.0)
+    for i, s in enumerate(seqs):
+        ref[i, :len(s)] = s
+    np.testing.assert_allclose(host(out), ref)
+    assert tuple(pad_sequence(ts).shape) == (3, 3, 2)
+    left = host(pad_sequence(ts, batch_first=True, padding_side="left"))
+    np.testing.assert_allclose(left[1, 2], seqs[1][0])
+    assert gradcheck(lambda a, b, c: pad_sequence([a, b, c]), tuple(ts))
+    back = unpad_sequence(out, [3, 1, 2], batch_first=True)
+    for b, s in zip(back, seqs):
+        np.testing.assert_allclose(host(b), s)
+    with pytest.raises(ValueError, match="empty list"):
+        pad_sequence([])

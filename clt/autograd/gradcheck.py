@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from clt.autograd.engine import grad as autograd_grad
-from clt.autograd.grad_mode import no_grad
+from clt.autograd.grad_mode import enable_grad, no_grad
 from clt.ops import transfer
 from clt.tensor import Tensor
 
@@ -101,16 +101,22 @@ def gradcheck(fn: Callable, inputs: Sequence[Any] | Any, eps: float | None = Non
 def gradgradcheck(fn: Callable, inputs: Sequence[Any], **kw: Any) -> bool:
     """Check second derivatives: gradcheck of the gradient function (create_graph=True)."""
     inputs = tuple(inputs)
-    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
     def first(*args: Any) -> tuple:
-        outs = _outputs(fn, args)
-        d = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
-        total = None
-        for o in outs:
-            s = (o * o).sum() if total is None else total + (o * o).sum()
-            total = s
-        return autograd_grad([total], d, create_graph=True, allow_unused=True)
+        # gradcheck evaluates perturbed copies (not requiring grad) under no_grad: the first
+        # derivative must still be taken at them
+        with enable_grad():
+            args = list(args)
+            for i in diff:
+                if not args[i].requires_grad:
+                    args[i] = args[i].detach().requires_grad_(True)
+            outs = _outputs(fn, args)
+            total = None
+            for o in outs:
+                s = (o * o).sum() if total is None else total + (o * o).sum()
+                total = s
+            return autograd_grad([total], [args[i] for i in diff], create_graph=True,
+                                 allow_unused=True)
 
-    del diff
     return gradcheck(first, inputs, **kw)

@@ -519,11 +519,31 @@ def _coef(ctx: Any, g: Tensor, x: Tensor) -> Tensor:
     return coef
 
 
-def _ce_grad_graph(ctx: Any, x: Tensor, g: Tensor) -> Tensor:
-    """Differentiable gradient: coef * (H + S * (p - p.detach())), H the fused unit gradient.
+def _class_weight(ctx: Any, x: Tensor) -> Any:
+    """The class weights shaped to broadcast along x's class dim (1 without weights)."""
+    if ctx.weight is None:
+        return 1.0
+    return ctx.weight.reshape((-1,) + (1,) * max(0, x.ndim - 2)) if x.ndim > 1 else ctx.weight
 
-    H = p*S - B where B does not depend on x, so d/dx comes only through the softmax p."""
+
+def _ce_grad_graph(ctx: Any, x: Tensor, g: Tensor) -> Tensor:
+    """Differentiable d loss / d x (create_graph).
+
+    Index targets: coef * (H + S * (p - p.detach())), H the fused unit gradient: H = p*S - B
+    with B independent of x, so d/dx flows only through the softmax p. Probability targets
+    (which may require grad themselves): coef * (p * sum(w q) - w q), all in Tensor ops.
+    """
     ignore_index, eps, logits, probs = ctx.args
+    class_dim = 0 if x.ndim == 1 else 1
+    if probs:
+        c = x.shape[class_dim]
+        wq = (ctx.target * (1.0 - eps) + eps / c) * _class_weight(ctx, x)
+        grad = -wq
+        if logits:
+            from clt.nn._functional.activation import softmax
+
+            grad = softmax(x, class_dim) * wq.sum(class_dim, keepdim=True) + grad
+        return grad * _coef(ctx, g, x)
     w = ctx.weight._data if ctx.weight is not None else None
     one = ew.fill_(Array.empty(x.device, (), x.dtype), 1)
     h, s = L.cross_entropy_backward(x._data, ctx.target._data, w, ctx.lse, one, None,
@@ -532,7 +552,7 @@ def _ce_grad_graph(ctx: Any, x: Tensor, g: Tensor) -> Tensor:
     if logits:
         from clt.nn._functional.activation import softmax
 
-        p = softmax(x, 0 if x.ndim == 1 else 1)
+        p = softmax(x, class_dim)
         sb = _rows_broadcast(Tensor(s), x).to(x.dtype)
         grad = grad + sb * (p - p.detach())
     return grad * _coef(ctx, g, x)
@@ -541,14 +561,15 @@ def _ce_grad_graph(ctx: Any, x: Tensor, g: Tensor) -> Tensor:
 def _ce_target_grad(ctx: Any, x: Tensor, g: Tensor) -> Tensor:
     """d loss / d target for probability targets: -(1 - eps) * w * log_softmax(x) * coef."""
     _, eps, logits, _ = ctx.args
-    logp = x.detach()
-    if logits:
-        logp = logp - _rows_broadcast(Tensor(ctx.lse), x).to(x.dtype)
-    grad = logp * -(1.0 - eps)
-    if ctx.weight is not None:
-        wb = ctx.weight.reshape((-1,) + (1,) * max(0, x.ndim - 2)) if x.ndim > 1 else ctx.weight
-        grad = grad * wb
-    return grad * _coef(ctx, g, x)
+    if STATE.enabled:       # create_graph: keep the dependence on x
+        from clt.nn._functional.activation import log_softmax
+
+        logp = log_softmax(x, 0 if x.ndim == 1 else 1) if logits else x
+    else:
+        logp = x.detach()
+        if logits:
+            logp = logp - _rows_broadcast(Tensor(ctx.lse), x).to(x.dtype)
+    return logp * -(1.0 - eps) * _class_weight(ctx, x) * _coef(ctx, g, x)
 
 
 def _check_class_target(fn: str, input: Tensor, target: Tensor) -> None:
