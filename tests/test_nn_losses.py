@@ -144,8 +144,8 @@ CE_CASES = [((5, 4), False), ((3, 4, 2, 3), False), ((6,), False), ((4, 3), True
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("shape,probs", CE_CASES, ids=[f"{s}{'-probs' if p else ''}"
-                                                        for s, p in CE_CASES])
+@pytest.mark.parametrize("shape,probs", CE_CASES,
+                         ids=[f"{s}{'-probs' if p else ''}" for s, p in CE_CASES])
 def test_cross_entropy_matches_numpy(device, rng, shape, probs, reduction):
     x = rng.standard_normal(shape)
     c = shape[0] if len(shape) == 1 else shape[1]
@@ -192,9 +192,8 @@ def test_cross_entropy_all_ignored_is_nan_and_empty_batch(device):
     x = clt.zeros(2, 3, device=device)
     out = F.cross_entropy(x, clt.tensor([-100, -100], device=device))
     assert math.isnan(out.item())
-    empty = F.cross_entropy(clt.zeros(0, 3, device=device), clt.zeros(0, dtype=clt.int64,
-                                                                    device=device),
-                            reduction="sum")
+    no_rows = clt.zeros(0, dtype=clt.int64, device=device)
+    empty = F.cross_entropy(clt.zeros(0, 3, device=device), no_rows, reduction="sum")
     assert empty.item() == 0.0
 
 

@@ -197,8 +197,8 @@ def test_sequential_indexing_slicing_and_mutation(device):
 
 
 def test_sequential_from_ordered_dict_runs(device):
-    s = nn.Sequential(OrderedDict([("flat", nn.Flatten()), ("fc", nn.Linear(6, 2,
-                                                                         device=device))]))
+    s = nn.Sequential(OrderedDict([("flat", nn.Flatten()),
+                                   ("fc", nn.Linear(6, 2, device=device))]))
     y = s(clt.ones(3, 2, 3, device=device))
     assert tuple(y.shape) == (3, 2)
     assert s.fc is s[1]
@@ -221,8 +221,8 @@ def test_module_list_and_dict(device):
 
 
 def test_parameter_list_and_dict(device):
-    pl = nn.ParameterList([clt.zeros(2, device=device), nn.Parameter(clt.ones(3,
-                                                                               device=device))])
+    pl = nn.ParameterList([clt.zeros(2, device=device),
+                           nn.Parameter(clt.ones(3, device=device))])
     assert len(pl) == 2 and all(isinstance(p, nn.Parameter) for p in pl)
     assert [n for n, _ in pl.named_parameters()] == ["0", "1"]
     pl.append(clt.zeros(1, device=device))

@@ -298,4 +298,3 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
     if dim is None:
         dim = _softmax_dim("softmin", input.ndim, _stacklevel)
     return _reduce_family().softmax(-input, dim, dtype=dtype)
-

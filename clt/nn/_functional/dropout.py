@@ -165,4 +165,3 @@ def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                           inplace: bool = False, generator: Any = None) -> Tensor:
     """Alpha dropout of whole channels."""
     return _alpha(input, p, training, inplace, True, "feature_alpha_dropout", generator)
-

@@ -5,14 +5,12 @@ gradient rows per index (``clt.ops.index.embedding_backward``, no float atomics)
 """
 from __future__ import annotations
 
-from typing import Any
-
 from clt.autograd.function import Function
 from clt.autograd.grad_mode import no_grad
 from clt.errors import DTypeError, ShapeError
 from clt.functions._util import needs_grad
 from clt.ops import elementwise as ew
-from clt.ops import index as I
+from clt.ops import index as index_ops
 from clt.ops import reduce as Rd
 from clt.ops.array import Array
 from clt.tensor import Tensor
@@ -26,7 +24,7 @@ class _Embedding(Function):
                 scale_grad_by_freq: bool) -> Array:
         ctx.idx, ctx.padding_idx, ctx.scale = idx, padding_idx, scale_grad_by_freq
         ctx.num_weights = weight.shape[0]
-        return I.embedding(idx._data, weight._data)
+        return index_ops.embedding(idx._data, weight._data)
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
@@ -43,8 +41,8 @@ class _EmbeddingBackward(Function):
     def forward(ctx, g: Tensor, idx: Tensor, num_weights: int, padding_idx: int | None
                 ) -> Array:
         ctx.idx, ctx.padding_idx = idx, padding_idx
-        return I.embedding_backward(ew.contiguous(g._data), idx._data, num_weights,
-                                    padding_idx)
+        return index_ops.embedding_backward(ew.contiguous(g._data), idx._data, num_weights,
+                                            padding_idx)
 
     @staticmethod
     def backward(ctx, gg: Tensor) -> tuple:
@@ -58,7 +56,7 @@ class _EmbeddingBackward(Function):
 def _counts(idx: Tensor, n: int, like: Tensor) -> Tensor:
     """How often each row is looked up (at least 1), as a (n, 1) tensor of ``like``'s dtype."""
     ones = ew.fill_(Array.empty(idx.device, tuple(idx.shape) + (1,), like.dtype), 1)
-    counts = I.embedding_backward(ones, idx._data, n)
+    counts = index_ops.embedding_backward(ones, idx._data, n)
     return Tensor(ew.clamp(counts, 1, None))
 
 
@@ -67,12 +65,12 @@ def _renorm_(weight: Tensor, idx: Tensor, max_norm: float, norm_type: float) -> 
     with no_grad():
         flat = ew.contiguous(idx._data)
         flat = flat.view((flat.numel,), (1,))
-        rows = I.index_select(weight._data, 0, flat)
+        rows = index_ops.index_select(weight._data, 0, flat)
         norms = Rd.norm(rows, norm_type, dim=1, keepdim=True)
         # PyTorch's embedding_renorm_: scale = max_norm / (norm + 1e-7) where norm > max_norm
         scale = ew.map_op("renorm_scale", "(a > s0 ? s0 / (a + (T)1e-7) : (T)1)",
                           [norms, float(max_norm)], norms.dtype, norms.dtype)
-        I.index_copy_(weight._data, 0, flat, ew.binary("mul", rows, scale))
+        index_ops.index_copy_(weight._data, 0, flat, ew.binary("mul", rows, scale))
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
@@ -114,7 +112,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         _renorm_(weight, input, max_norm, norm_type)
     if needs_grad(weight):
         return _Embedding.apply(weight, input, padding_idx, scale_grad_by_freq)
-    return Tensor(I.embedding(input._data, weight._data))
+    return Tensor(index_ops.embedding(input._data, weight._data))
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -128,4 +126,4 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if tensor.dtype.name != "int64":
         raise DTypeError(f"one_hot is only applicable to index tensor of dtype int64, got "
                          f"{tensor.dtype.name}")
-    return Tensor(I.one_hot(tensor._data, num_classes))
+    return Tensor(index_ops.one_hot(tensor._data, num_classes))

@@ -184,7 +184,6 @@ class _Pointwise(Function):
     def forward(ctx, x: Tensor, y: Tensor, w: Tensor | None, pw: Tensor | None, kind: str,
                 params: tuple, reduction: str) -> Array:
         ctx.kind, ctx.params, ctx.reduction = kind, params, reduction
-        ctx.x, ctx.y, ctx.w, ctx.pw = x, y, w, pw
         ctx.save_for_backward(x, y, w, pw)
         dt = D.result_type(x, y)
         arrays = [x._data, y._data] + [t._data for t in (w, pw) if t is not None]
@@ -452,7 +451,7 @@ class _CrossEntropy(Function):
         out2, lse = L.cross_entropy_forward(x._data, target._data, w, ignore_index, eps,
                                             logits, probs, op)
         rows = out2.shape[1]
-        ctx.x, ctx.target, ctx.weight, ctx.lse = x, target, weight, lse
+        ctx.target, ctx.weight, ctx.lse = target, weight, lse
         ctx.args = (ignore_index, eps, logits, probs)
         ctx.reduction = reduction
         ctx.save_for_backward(x)

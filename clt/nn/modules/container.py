@@ -53,8 +53,10 @@ class Sequential(Module):
 
     def __delitem__(self, idx: Any) -> None:
         keys = list(self._modules)
-        targets = keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(keys),
-                                                                          "Sequential")]]
+        if isinstance(idx, slice):
+            targets = keys[idx]
+        else:
+            targets = [keys[_index(idx, len(keys), "Sequential")]]
         for k in targets:
             del self._modules[k]
         # renumber "0", "1", ... as PyTorch does (named entries become numbered too)
@@ -369,4 +371,3 @@ class ParameterDict(Module):
 
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError("ParameterDict has no forward()")
-
