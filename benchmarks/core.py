@@ -84,6 +84,11 @@ class Context:
     repeat: int
     min_time: float
     warmup: int = 2
+    sample_budget_s: float = 20.0   # seconds of sampling per workload before rounds are cut
+    # state shared between workloads of one run (e.g. the cold-start caches that the warm-start
+    # workload reuses); cleanup callables run when the suite ends
+    shared: dict[str, Any] = field(default_factory=dict)
+    cleanup: list[Callable[[], Any]] = field(default_factory=list)
 
     def pick(self, smoke: Any, quick: Any, full: Any) -> Any:
         return {"smoke": smoke, "quick": quick, "full": full}[self.mode]
@@ -100,8 +105,8 @@ def _sample(impl: Impl, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def _warm(impl: Impl, warmup: int, min_time: float) -> int:
-    """Warm ``impl`` up; returns the number of calls per sample."""
+def _warm(impl: Impl, warmup: int, min_time: float) -> tuple[int, float]:
+    """Warm ``impl`` up; returns the calls per sample and the expected seconds per sample."""
     if impl.prepare:
         impl.prepare()
     for _ in range(warmup):
@@ -111,7 +116,8 @@ def _warm(impl: Impl, warmup: int, min_time: float) -> int:
     once = _sample(impl, 1)
     if once * 4 < min_time:            # a tiny op: measure its steady state more closely
         once = _sample(impl, max(1, min(64, int(min_time / max(once, 1e-7) / 8))))
-    return max(1, min(100_000, math.ceil(min_time / max(once, 1e-7))))
+    calls = max(1, min(100_000, math.ceil(min_time / max(once, 1e-7))))
+    return calls, calls * once
 
 
 def profile_clt(case: Case, impl: Impl, calls: int) -> dict[str, Any]:
@@ -137,13 +143,18 @@ def measure_case(wl: Workload, case: Case, ctx: Context, env: dict[str, Any]
     errors: dict[str, str] = {}
     impls = dict(case.impls)
     min_time = max(ctx.min_time, case.min_time or 0.0)
+    round_s = 0.0
     for name, impl in list(impls.items()):
         try:
-            calls[name] = _warm(impl, ctx.warmup, min_time)
+            calls[name], est = _warm(impl, ctx.warmup, min_time)
+            round_s += est
         except Exception as exc:
             errors[name] = _error(exc)
             impls.pop(name)
-    for _ in range(ctx.repeat):
+    # slow workloads (seconds per round) take fewer rounds, at least 3, to bound the run time
+    fits = int(ctx.sample_budget_s / max(round_s, 1e-9))
+    repeat = max(min(ctx.repeat, 3), min(ctx.repeat, fits))
+    for _ in range(repeat):
         for name, impl in list(impls.items()):
             try:
                 samples.setdefault(name, []).append(_sample(impl, calls[name]))

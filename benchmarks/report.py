@@ -52,6 +52,8 @@ def header(doc: dict[str, Any]) -> list[str]:
     if lim:
         lines.append(f"limits (measured in this run): copy {lim.get('copy_Bps', 0) / 1e9:.1f} "
                      f"GB/s, peak {lim.get('peak_flops', 0) / 1e9:.0f} GFLOP/s (float32 FMA)")
+    if lim.get("note"):
+        lines.append(f"note: {lim['note']}")
     try:
         busy = float(str(env.get("loadavg_start")).split()[0]) > 0.5 * (env.get("cpus") or 1)
     except ValueError:

@@ -2,7 +2,8 @@
 
 Measures clt against numpy, PyTorch CPU, pyopencl.array, CLBlast and tinygrad's OpenCL backend
 (each where installed) on the same machine and in the same run, and every result against the
-device's limits (copy bandwidth and peak FP32 FLOP/s, measured at the start of the run).
+device's limits (copy bandwidth and peak FP32 FLOP/s, measured at the start and end of the
+run).
 
     clt-bench --quick                      # about a minute: the core workloads
     clt-bench --json results.json --plot charts/ --md results.md
@@ -32,11 +33,13 @@ from typing import Any, Sequence
 from benchmarks.peers import FAMILIES, prepare_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOKE_PEERS = ("numpy", "torch", "pyopencl")   # tinygrad and CLBlast compile for minutes
+# tinygrad and CLBlast compile for minutes on cold caches: full runs only, unless asked for
+DEFAULT_PEERS = {"smoke": ("numpy", "torch", "pyopencl"), "quick": ("numpy", "torch", "pyopencl"),
+                 "full": FAMILIES}
 SCHEMA = 1
 MODES = {  # repeat, min seconds per sample
     "smoke": (2, 0.002),
-    "quick": (5, 0.03),
+    "quick": (4, 0.03),
     "full": (7, 0.1),
 }
 
@@ -60,13 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", action="append", metavar="PATTERN", help="workloads to leave out")
     p.add_argument("--peers", default=None,
                    help=f"peer libraries to measure, comma-separated (default: "
-                        f"{','.join(FAMILIES)}; with --smoke: {','.join(SMOKE_PEERS)}; '' = "
-                        "none)")
+                        f"{','.join(FAMILIES)}; with --quick or --smoke: "
+                        f"{','.join(DEFAULT_PEERS['quick'])}; '' = none)")
     p.add_argument("--device", default=None, help="clt device selector (default: clt's)")
     p.add_argument("--repeat", type=int, help="samples per implementation")
     p.add_argument("--min-time", type=float, help="seconds per sample (tiny ops loop)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     return p
+
+
+def ctx_budget(mode: str) -> float:
+    """Seconds of sampling per workload before its number of rounds is cut (minimum 3)."""
+    return {"smoke": 2.0, "quick": 6.0, "full": 15.0}[mode]
 
 
 def _match(key: str, patterns: Sequence[str] | None) -> bool:
@@ -159,6 +167,25 @@ def measure_limits(device: Any, mode: str) -> dict[str, Any]:
     return out
 
 
+def _settle_limits(limits: dict[str, Any], end: dict[str, Any],
+                   results: list[dict[str, Any]]) -> None:
+    """Keep the higher of the start and end measurements (load only ever lowers them)."""
+    for key in ("copy_Bps", "peak_flops"):
+        limits[f"{key}_start"], limits[f"{key}_end"] = limits[key], end[key]
+        new = max(limits[key], end[key])
+        for r in results:
+            if "fraction_of_limit" in r:
+                kind = "copy_Bps" if r["limit_kind"] == "copy bandwidth" else "peak_flops"
+                if kind == key:
+                    r["fraction_of_limit"] *= limits[key] / new
+        limits[key] = new
+    over = sorted({r["workload"] for r in results if r.get("fraction_of_limit", 0) > 1.05})
+    if over:
+        limits["note"] = ("some implementations exceed the measured limits (" + ", ".join(over)
+                          + "): the machine was busy while they were measured, so the limits "
+                          "are underestimates")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the selected workloads; returns the results document."""
     prepare_environment()
@@ -175,24 +202,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"clt-bench {mode}: {env['device']} ({env['platform']}, driver {env['driver']}), "
           f"load average {env['loadavg_start']}", file=sys.stderr, flush=True)
     limits = measure_limits(device, mode)
-    names = args.peers if args.peers is not None else ",".join(
-        SMOKE_PEERS if mode == "smoke" else FAMILIES)
+    names = args.peers if args.peers is not None else ",".join(DEFAULT_PEERS[mode])
     wanted = {p.strip() for p in names.split(",") if p.strip()}
     peers = Peers(device, wanted)
     ctx = Context(device=device, mode=mode, peers=peers, limits=limits,
                   repeat=args.repeat or repeat, min_time=args.min_time or min_time,
-                  warmup=1 if mode == "smoke" else 2)
+                  warmup=1 if mode == "smoke" else 2,
+                  sample_budget_s=ctx_budget(mode))
     chosen = select(WORKLOADS, mode, args.only, args.skip)
     results: list[dict[str, Any]] = []
-    for n, wl in enumerate(chosen, 1):
-        t0 = time.perf_counter()
-        rows = run_workload(wl, ctx, env)
-        results += rows
-        clt_row = next((r for r in rows if r["impl"] == "clt"), rows[0])
-        status = clt_row.get("status")
-        print(f"[{n}/{len(chosen)}] {wl.key}: {status} in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr, flush=True)
+    try:
+        for n, wl in enumerate(chosen, 1):
+            t0 = time.perf_counter()
+            rows = run_workload(wl, ctx, env)
+            results += rows
+            clt_row = next((r for r in rows if r["impl"] == "clt"), rows[0])
+            status = clt_row.get("status")
+            print(f"[{n}/{len(chosen)}] {wl.key}: {status} in {time.perf_counter() - t0:.1f} s",
+                  file=sys.stderr, flush=True)
+    finally:
+        for fn in ctx.cleanup:
+            fn()
     env["loadavg_end"] = _loadavg()
+    _settle_limits(limits, measure_limits(device, mode), results)
     env["versions"].update(peers.versions)
     return {"schema": SCHEMA, "suite": "clt-bench", "mode": mode,
             "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

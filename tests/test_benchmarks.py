@@ -130,7 +130,7 @@ def test_ratios_point_the_right_way(unit, monkeypatch):
     from benchmarks import core
 
     times = {"clt": 1.0, "numpy": 2.0, "torch-1t": 4.0, "torch-2t": 0.5}
-    monkeypatch.setattr(core, "_warm", lambda impl, warmup, min_time: 1)
+    monkeypatch.setattr(core, "_warm", lambda impl, warmup, min_time: (1, 0.0))
     it = iter([])
 
     def fake_sample(impl, calls):

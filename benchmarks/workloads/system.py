@@ -62,47 +62,61 @@ def _child(impl: str, ctx: Context, cache: Path | None, timeout: float = 600.0
 
 
 def _startup_case(ctx: Context, cold: bool) -> Case:
-    runs = ctx.pick(1, 1, 2) if cold else ctx.pick(1, 2, 3)
+    runs = ctx.pick(1, 1, 2) if cold else ctx.pick(1, 1, 3)
     case = Case({}, size="MLP 784-512-256-10, batch 128, first step")
     if ctx.mode == "smoke" and cold:
         case.skipped["clt"] = "not measured with --smoke (a cold start builds every kernel)"
         return case
-    tmp = None if ctx.mode == "smoke" else Path(tempfile.mkdtemp(prefix="clt-bench-cache-"))
-    try:
-        if tmp is not None and not cold:
-            _child("clt", ctx, tmp)               # fill the fresh caches first
-        results = []
+    results = []
+    if ctx.mode == "smoke":
+        results = [_child("clt", ctx, None)]        # the user's caches
+    else:
+        tmp = ctx.shared.get("startup_cache")
+        if tmp is None:
+            tmp = ctx.shared["startup_cache"] = Path(tempfile.mkdtemp(prefix="clt-bench-"))
+            ctx.cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+            if not cold:
+                _child("clt", ctx, tmp / "warm")    # fill fresh caches first
         for i in range(runs):
-            cache = tmp
-            if cold and tmp is not None and i > 0:     # every cold run gets empty caches
-                cache = tmp / f"run{i}"
+            # every cold run gets new, empty folders; warm runs reuse the cold run's caches
+            cache = tmp / (f"cold{i}" if cold else "warm")
+            if not cold and not (tmp / "warm").exists():
+                shutil.copytree(tmp / "cold0", tmp / "warm")
             results.append(_child("clt", ctx, cache))
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
     case.direct["clt"] = [r["to_first_step_s"] for r in results]
     keys = ("import_s", "device_s", "model_s", "first_step_s", "second_step_s",
             "programs_built", "disk_hits", "build_seconds")
     case.extra["clt"] = {"phases": {k: float(np.median([r.get(k, 0.0) for r in results]))
                                     for k in keys},
                          "cache": "empty (fresh temporary folders)" if cold else
-                         ("warm (filled by a previous fresh process)" if tmp is not None
-                          else "the user's caches (--smoke)")}
+                         ("the user's caches (--smoke)" if ctx.mode == "smoke"
+                          else "warm (filled by an earlier fresh process)")}
     if ctx.mode != "smoke":
-        if ctx.peers.torch is None:
-            case.skipped["torch"] = ctx.peers.reasons.get("torch", "not installed")
-        else:
-            try:
-                tr = [_child("torch", ctx, None) for _ in range(ctx.pick(1, 1, 2))]
-                case.direct["torch"] = [r["to_first_step_s"] for r in tr]
-                case.extra["torch"] = {"note": "PyTorch has no kernel caches: cold = warm",
-                                       "phases": {k: float(np.median([r[k] for r in tr]))
-                                                  for k in ("import_s", "first_step_s")}}
-            except Exception as exc:
-                case.skipped["torch"] = f"{type(exc).__name__}: {exc}"[:200]
+        _torch_startup(ctx, case)
     case.skipped.setdefault("tinygrad", "not measured: its cold first step takes minutes here "
                             "(see shared/POCL-NOTES.md)")
     return case
+
+
+def _torch_startup(ctx: Context, case: Case) -> None:
+    """PyTorch's first step in a fresh process (no kernel caches: cold = warm), measured once."""
+    if ctx.peers.torch is None:
+        case.skipped["torch"] = ctx.peers.reasons.get("torch", "not installed")
+        return
+    if "startup_torch" not in ctx.shared:
+        try:
+            ctx.shared["startup_torch"] = [_child("torch", ctx, None)
+                                           for _ in range(ctx.pick(1, 1, 2))]
+        except Exception as exc:
+            ctx.shared["startup_torch"] = f"{type(exc).__name__}: {exc}"[:200]
+    tr = ctx.shared["startup_torch"]
+    if isinstance(tr, str):
+        case.skipped["torch"] = tr
+        return
+    case.direct["torch"] = [r["to_first_step_s"] for r in tr]
+    case.extra["torch"] = {"note": "PyTorch has no kernel caches: cold = warm (one measurement)",
+                           "phases": {k: float(np.median([r[k] for r in tr]))
+                                      for k in ("import_s", "first_step_s")}}
 
 
 WORKLOADS = [
