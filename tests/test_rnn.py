@@ -207,8 +207,7 @@ def test_rnn_init_range(device):
 def test_gpu_style_cell_kernels(device, rng):
     x = rng.standard_normal((4, 3, 5)).astype(np.float32)
     results = []
-    for style in ("cpu", "gpu"):
-        dev = styled_device(device, style)
+    for dev in (device, styled_device(device, "gpu")):
         res = []
         for cls in (nn.LSTM, nn.GRU):
             clt.manual_seed(3)
