@@ -29,11 +29,15 @@ def main() -> None:
     start = time.perf_counter()
     h = (x @ w + b).tanh()
     y = h * h.sigmoid() + clt.where(h > 0, h, clt.zeros_like(h))
-    out = _summary(y)                              # moving to the host waits for the device
+    probs = y.softmax(dim=1)
+    # reductions on the device; .item() / .tolist() / .numpy() move results to the host (and wait)
+    total, peak = y.sum().item(), y.max().item()
+    row_means = y.mean(dim=1).tolist()
+    best = probs.argmax(dim=1).tolist()
     first = time.perf_counter() - start
 
     start = time.perf_counter()
-    _summary((x @ w + b).tanh())
+    (x @ w + b).tanh().sum().item()
     again = time.perf_counter() - start
 
     # the same math in numpy
@@ -41,23 +45,17 @@ def main() -> None:
     hn = np.tanh(xn @ wn + 0.5)
     yn = hn * (1 / (1 + np.exp(-hn))) + np.where(hn > 0, hn, 0)
     np.testing.assert_allclose(y.numpy(), yn, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose([total, peak], [yn.sum(), yn.max()], rtol=1e-5)
+    np.testing.assert_allclose(row_means, yn.mean(axis=1), rtol=1e-5)
+    assert best == yn.argmax(axis=1).tolist()
 
     print("y =", y)
-    print(f"summary: {out}")
-    print(f"first run {first * 1e3:.0f} ms (kernels compiled or loaded from the disk cache), "
-          f"repeat {again * 1e3:.1f} ms")
-    print(f"device memory in use: {clt.memory_allocated(dev)} bytes; "
-          f"matches numpy: yes")
-
-
-def _summary(t: clt.Tensor) -> dict:
-    """Reduce on the device when clt has reductions, else on the host copy."""
-    if hasattr(t, "sum") and hasattr(t, "max"):
-        return {"sum": round(t.sum().item(), 4), "max": round(t.max().item(), 4),
-                "row means": [round(v, 4) for v in t.mean(dim=1).tolist()]}
-    host = t.numpy()
-    return {"sum": round(float(host.sum()), 4), "max": round(float(host.max()), 4),
-            "row means": [round(float(v), 4) for v in host.mean(axis=1)]}
+    print(f"sum {total:.4f}, max {peak:.4f}, row means {[round(m, 4) for m in row_means]}, "
+          f"argmax of softmax per row {best}")
+    print("matches numpy: yes")
+    print(f"first run {first * 1e3:.0f} ms (compiling kernels, or loading them from the disk "
+          f"cache), repeat {again * 1e3:.1f} ms")
+    print(f"device memory in use: {clt.memory_allocated(dev)} bytes")
 
 
 if __name__ == "__main__":

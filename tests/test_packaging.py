@@ -163,3 +163,12 @@ def test_editable_install_finds_the_top_level_kernels(tmp_path, needs_device):
     out = run_outside(python, elsewhere, {"CLT_CACHE_DIR": str(tmp_path / "cache")})
     assert out["clt"].startswith(str(src))
     assert out["kernels"] == str(src / "kernels")
+
+
+def test_quickstart_runs(tmp_path, needs_device):
+    """README's main job: examples/quickstart.py runs and checks itself against numpy."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / "quickstart.py")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "device: cl:" in proc.stdout and "matches numpy: yes" in proc.stdout
