@@ -24,6 +24,9 @@
 ##   the double-backward path, called with coef 1).
 ## Launch (both): 1-D; work-item i takes rows [i*chunk, (i+1)*chunk). CPU: a few items of
 ##   contiguous rows, local size 1. GPU: chunk 1, local size 64. Guard: rows past `rows` skip.
+## Rows whose classes are contiguous (sC == 1) are read (and the gradient written) with W-wide
+## vectors, W = VW(acc): 8 floats or 4 doubles; PoCL vectorises no scalar reduction loop, and
+## exp() of a vector is one call instead of W.
 <%namespace name="c" file="common.cl.mako"/>
 <%def name="report()">
 inline void clt_loss_report(__global int *err_g, const int code, const long v, const long size) {
@@ -36,15 +39,58 @@ inline void clt_loss_report(__global int *err_g, const int code, const long v, c
     }
 }
 </%def>
+## vector helpers for rows with unit class stride (sC == 1): W lanes of the compute type
+<%!
+    def VW(acc):
+        """Lanes per vector: 8 floats or 4 doubles (one AVX2 register pair / register)."""
+        return 4 if acc == "double" else 8
+%>
+<%def name="vload(x_dtype, acc, ptr, idx)">\
+% if x_dtype == "float16":
+vload_half8(0, ${ptr} + (${idx}))\
+% else:
+vload${VW(acc)}(0, ${ptr} + (${idx}))\
+% endif
+</%def>
+<%def name="vstore(x_dtype, acc, ptr, idx, val)">\
+% if x_dtype == "float16":
+vstore_half8_rte(${val}, 0, ${ptr} + (${idx}));\
+% else:
+vstore${VW(acc)}(${val}, 0, ${ptr} + (${idx}));\
+% endif
+</%def>
 <%def name="row_lse(x_dtype, acc)">
-        // numerically stable logsumexp of the row: max first, then sum of exp(x - max)
+<% V = acc + str(VW(acc)) %>
+        // numerically stable logsumexp of the row: max first, then sum of exp(x - max);
+        // W-wide vectors when classes are contiguous (PoCL vectorises no scalar loops)
         ${acc} m = -INFINITY;
-        for (long k = 0; k < C; ++k) {
+        long k0 = 0;
+        if (sC == 1 && C >= ${VW(acc)}) {
+            ${V} m8 = (${V})(-INFINITY);
+            for (; k0 + ${VW(acc)} <= C; k0 += ${VW(acc)}) {
+                const ${V} v = ${vload(x_dtype, acc, "x_g", "xb + k0")};
+                m8 = (v > m8 || v != v) ? v : m8;
+            }
+% for i in range(VW(acc)):
+            m = (m8.s${"%x" % i} > m || m8.s${"%x" % i} != m8.s${"%x" % i}) ? m8.s${"%x" % i} : m;
+% endfor
+        }
+        for (long k = k0; k < C; ++k) {
             const ${acc} v = ${c.load(x_dtype, "x_g", "xb + k * sC")};
             m = (v > m || v != v) ? v : m;
         }
         ${acc} se = 0;
-        for (long k = 0; k < C; ++k) {
+        k0 = 0;
+        if (sC == 1 && C >= ${VW(acc)}) {
+            ${V} s8 = 0;
+            for (; k0 + ${VW(acc)} <= C; k0 += ${VW(acc)}) {
+                s8 += exp(${vload(x_dtype, acc, "x_g", "xb + k0")} - m);
+            }
+% for i in range(VW(acc)):
+            se += s8.s${"%x" % i};
+% endfor
+        }
+        for (long k = k0; k < C; ++k) {
             se += exp(${c.load(x_dtype, "x_g", "xb + k * sC")} - m);
         }
         const ${acc} lse_ = (m == -INFINITY) ? m : m + log(se);
@@ -169,7 +215,25 @@ __kernel void ${name}(
             }
         }
         const ${acc} S = valid ? (1 - eps) * wt + eps / C * sw : 0;
-        for (long k = 0; k < C; ++k) {
+        long k0 = 0;
+        if (valid && logits && sC == 1 && gC == 1 && !(eps != 0 && has_w)
+                && C >= ${VW(acc)}) {
+            // contiguous classes: coef * (p * S - eps / C) in vectors, then the target's term
+<% V = acc + str(VW(acc)) %>
+            const ${acc} cs = coef * S, ce = coef * eps / C;
+            for (; k0 + ${VW(acc)} <= C; k0 += ${VW(acc)}) {
+                const ${V} p = exp(${vload(x_dtype, acc, "x_g", "xb + k0")} - lse);
+                ${vstore(x_dtype, acc, "grad_g", "gb + k0", "p * cs - ce")}
+            }
+            for (long k = k0; k < C; ++k) {
+                const ${acc} p = exp(${c.load(x_dtype, "x_g", "xb + k")} - lse);
+                ${c.store(x_dtype, "grad_g", "gb + k", "p * cs - ce")}
+            }
+            const ${acc} gt = ${c.load(x_dtype, "grad_g", "gb + t")};
+            ${c.store(x_dtype, "grad_g", "gb + t", "gt - coef * (1 - eps) * wt")}
+            k0 = C;
+        }
+        for (long k = k0; k < C; ++k) {
             ${acc} v = 0;
             if (valid) {
                 const ${acc} p = logits ? exp(${c.load(x_dtype, "x_g", "xb + k * sC")} - lse) : 0;

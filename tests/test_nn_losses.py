@@ -517,3 +517,31 @@ def test_losses_double_backward(device, rng):
     assert gradgradcheck(F.mse_loss, (x, y))
     assert gradgradcheck(lambda a, b: F.binary_cross_entropy_with_logits(
         a, b, pos_weight=t(device, [1.0, 2.0, 3.0, 4.0])), (x, q))
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float16, 2e-2)],
+                         ids=["float32", "float16"])
+def test_cross_entropy_vector_path(device, rng, dtype, tol):
+    # 13 contiguous classes: one full vector plus a scalar tail, forward and backward
+    x = rng.standard_normal((6, 13)).astype(dtype)
+    y = rng.integers(0, 13, 6)
+    y[1] = -100
+    w = (rng.uniform(0.5, 1.5, 13)).astype(dtype)
+    for eps, weight in ((0.0, None), (0.1, w)):
+        xt = clt.tensor(x, device=device, requires_grad=True)
+        wt = None if weight is None else clt.tensor(weight, device=device)
+        loss = F.cross_entropy(xt, clt.tensor(y, device=device), weight=wt, label_smoothing=eps)
+        loss.backward()
+        x64 = x.astype(np.float64)
+        ref = cross_entropy_np(x64, y, None if weight is None else weight.astype(np.float64),
+                               eps=eps)
+        np.testing.assert_allclose(float(loss.item()), ref, rtol=tol, atol=tol)
+        # reference gradient by central differences of the numpy loss
+        num = np.zeros_like(x64)
+        for i in np.ndindex(x64.shape):
+            d = np.zeros_like(x64)
+            d[i] = 1e-6
+            wr = None if weight is None else weight.astype(np.float64)
+            num[i] = (cross_entropy_np(x64 + d, y, wr, eps=eps)
+                      - cross_entropy_np(x64 - d, y, wr, eps=eps)) / 2e-6
+        np.testing.assert_allclose(host(xt.grad).astype(np.float64), num, rtol=tol, atol=tol)
