@@ -60,7 +60,7 @@ def _cases(quick: bool) -> list[tuple[str, tuple[int, ...], Callable, Callable, 
         ("cumsum rows f32", mat, lambda x: R.cumsum(x, 1), lambda a: a.cumsum(1),
          lambda t: t.cumsum(1), 8),
         ("sort rows f32", mat, lambda x: R.sort(x, 1), lambda a: np.sort(a, 1, kind="stable"),
-         lambda t: t.sort(1, stable=True), 16),
+         lambda t: t.sort(dim=1, stable=True), 16),
         ("topk(5) rows f32", mat, lambda x: R.topk(x, 5, 1),
          lambda a: np.argpartition(-a, 5, 1)[:, :5], lambda t: t.topk(5, 1), 4),
     ]

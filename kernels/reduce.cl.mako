@@ -32,9 +32,11 @@
 ##   phase 0: task = one (output, chunk); writes out (nchunks == 1) or partials.
 ##     cpu mode 0 ("rows"): the task reduces a run of the reduced space (vector loads where the
 ##       innermost reduced stride is 1); tasks ordered (output, chunk).
-##     cpu mode 1 ("cols"): the innermost kept dim is contiguous in x: a task is 8 neighbouring
-##       outputs walked down the reduced space with 8-wide loads; tasks ordered
-##       (outer row, column block, chunk).
+##     cpu mode 1 ("cols"): the innermost kept dim is contiguous in x: a task is vec neighbouring
+##       outputs walked down the reduced space with vector loads; tasks ordered
+##       (outer row, column block, chunk). Used for arg reductions and strided outputs.
+##     cpu mode 2 ("panels"): kept inner dim contiguous in x and out (value reductions): a task
+##       folds rows of a PANEL-wide panel into partials; phase 1 always follows.
 ##     gpu mode 0: one work-group of LOCAL per task (output, chunk), tree in local memory;
 ##       global = ntasks * LOCAL.
 ##     gpu mode 1: one work-item per task, task = chunk * nout + output (coalesced when the kept
@@ -66,6 +68,43 @@
 ##
 ## ------------------------------------------------------------------------------------------
 ## helpers shared by the kernels
+<%!
+    ACC_DTYPES = {"float": "float32", "double": "float64", "long": "int64", "int": "int32",
+                  "short": "int16", "char": "int8", "uchar": "uint8"}
+
+    def acc_dtype(acc):
+        return ACC_DTYPES[acc]
+%>
+## vexp(acc, vec): VEXP(x), exp of an acc vector. For float, an inline Cephes-style expf (range
+## reduction by n*ln2, degree-6 polynomial, 2^n built from exponent bits; ~1 ulp): PoCL's exp is
+## an out-of-line call, which held softmax to a quarter of the memory bandwidth.
+<%def name="vexp(acc, vec)">
+% if acc == "float":
+<% V = "float%d" % vec; I = "int%d" % vec %>
+inline ${V} clt_vexp(const ${V} x) {
+    // clamped so that n stays in [-126, 128]: 128 makes the exponent bits of +inf; NaN passes
+    // through the comparisons untouched; results below exp(-87.3) flush to zero
+    const ${V} magic = (${V})(12582912.0f);   // 1.5 * 2^23: adding it rounds to an integer
+    ${V} xc = x > (${V})(88.8f) ? (${V})(88.8f) : x;
+    xc = xc < (${V})(-87.3f) ? (${V})(-87.3f) : xc;
+    const ${V} t = xc * (${V})(1.44269504088896341f) + magic;
+    const ${V} n = t - magic;
+    const ${I} ni = as_${I}(t) - as_${I}(magic);
+    const ${V} r = (xc - n * (${V})(0.693359375f)) - n * (${V})(-2.12194440e-4f);
+    ${V} p = (${V})(1.9875691500e-4f);
+    p = p * r + (${V})(1.3981999507e-3f);
+    p = p * r + (${V})(8.3334519073e-3f);
+    p = p * r + (${V})(4.1665795894e-2f);
+    p = p * r + (${V})(1.6666665459e-1f);
+    p = p * r + (${V})(5.0000001201e-1f);
+    const ${V} y = (p * r * r + r + (${V})(1.0f)) * as_${V}((ni + 127) << 23);
+    return x < (${V})(-87.3f) ? (${V})(0.0f) : y;
+}
+#define VEXP(x) clt_vexp(x)
+% else:
+#define VEXP(x) exp(x)
+% endif
+</%def>
 ## hcomb(f, v, out, vec, T): fold the lanes of vector v with the 2-argument expression f.
 <%def name="hcomb(f, v, out, vec, T)">
 % if vec == 8:
@@ -169,14 +208,14 @@ ${kahan_add(s, cmp, y, T)}
             ${s} = COMB(${s}, ${y});
 % endif
 </%def>
-## vload(in_dtype, acc, ptr, W): W elements at ptr as an acc vector.
+## vload(in_dtype, acc, ptr, W): W elements at ptr as an acc vector. Built as a vector literal
+## of scalar loads, which LLVM merges into one unaligned vector load: PoCL's vloadN and convert_*
+## are real function calls (5 GB/s against 30 GB/s for a float sum).
 <%def name="vload(in_dtype, acc, ptr, W)">\
 % if in_dtype == "float16":
-${"" if acc == "float" else "convert_" + acc + str(W)}(vload_half${W}(0, ${ptr}))\
-% elif capture(c.ctype, in_dtype) == acc:
-vload${W}(0, ${ptr})\
+((${acc}${W})(${", ".join("vload_half(%d, %s)" % (k, ptr) for k in range(W))}))\
 % else:
-convert_${acc}${W}(vload${W}(0, ${ptr}))\
+((${acc}${W})(${", ".join("(%s)(%s)[%d]" % (acc, ptr, k) for k in range(W))}))\
 % endif
 </%def>
 <%def name="sload(in_dtype, acc, ptr, idx)">((${acc})(${c.load(in_dtype, ptr, idx)}))</%def>
@@ -188,8 +227,8 @@ convert_${acc}${W}(vload${W}(0, ${ptr}))\
     TOUT = capture(c.ctype, out_dtype)
     V = acc + str(vec)
     scal = acc if acc in ("float", "double") else "float"
-    pre_v = pre.replace("{B}", "-convert_" + V).replace("{V}", "(" + V + ")")
-    pre_s = pre.replace("{B}", "(" + acc + ")").replace("{V}", "")
+    pre_v = pre.replace("{B}", "CLT_BV").replace("{V}", "(" + V + ")").replace("{E}", "VEXP")
+    pre_s = pre.replace("{B}", "CLT_BS").replace("{V}", "").replace("{E}", "exp")
     dts = (in_dtype, out_dtype) + (("float64",) if "double" in (acc, scal) else ())
     better = "BETTER1(v, bv)"
 %>
@@ -197,11 +236,17 @@ ${c.prelude(dts)}
 ${helpers()}
 typedef ${acc} ACC;
 typedef ${V} ACCV;
+${vexp(acc, vec)}
+// a comparison as 0/1 (vector comparisons give -1 for true; select instead of convert_*)
+#define CLT_BV(c) ((c) ? (ACCV)1 : (ACCV)0)
+#define CLT_BS(c) ((c) ? (ACC)1 : (ACC)0)
 #define PRE_V(v) (${pre_v})
 #define PRE_S(v) (${pre_s})
 #define COMB(a, b) (${comb})
 #define INIT ((ACC)(${init}))
 #define BLK 16
+#define PANEL 2048
+#define ROWS 4
 
 % if arg:
 // v strictly more extreme than the best bv so far (the min when p != 0); NaN beats numbers
@@ -271,8 +316,10 @@ ${block_add("a", "cmp", "part_g[k * nout + o]", "ACC", kahan)}
     ulong ntasks;
     if (mode == 0) {
         ntasks = nout * nchunks;
-    } else {
+    } else if (mode == 1) {
         ntasks = (nout / kshape.s7) * ((kshape.s7 + ${vec - 1}) / ${vec}) * nchunks;
+    } else {
+        ntasks = (nout / kshape.s7) * ((kshape.s7 + PANEL - 1) / PANEL) * nchunks;
     }
     const ulong t1 = min(t0 + tpi, ntasks);
     for (ulong t = t0; t < t1; ++t) {
@@ -286,6 +333,10 @@ ${block_add("a", "cmp", "part_g[k * nout + o]", "ACC", kahan)}
             const ACC m = aux_g[oo];
 % endif
 ${rows_task(in_dtype, acc, arg, kahan, has_aux, out_dtype, post, better, vec)}
+% if not arg:
+        } else if (mode == 2) {
+${panel_task(in_dtype, acc, has_aux, vec)}
+% endif
         } else {
             const ulong nb = (kshape.s7 + ${vec - 1}) / ${vec};
             const ulong tb = t / nchunks;
@@ -421,7 +472,32 @@ ${scalar_walk(in_dtype, acc, arg, kahan, "xo", "oo", out_dtype, post, better)}
                 ${red_offset("q * rshape.s7", "ro")}
                 const ulong len = min(r1 - r, rshape.s7 - j);
                 __global const ${c.ctype(in_dtype)} *px = x_g + xo + ro;
-                for (ulong e = 0; e < len; ++e) {
+                ulong e = 0;
+% if acc in ("float", "double"):
+<% IV = ("int%d" if acc == "float" else "long%d") % vec %>
+                if (rst.s7 == 1 && len >= 2 * ${vec}) {
+                    // lane l tracks the best of elements l, l + vec, ...: a strict comparison
+                    // keeps the earliest on ties; NaN beats numbers
+                    ACCV bvv = ${vload(in_dtype, acc, "px", vec)};
+                    ${IV} biv = (${IV})(${", ".join(str(l) for l in range(vec))});
+                    ${IV} cur = biv + (${IV})(${vec});
+                    for (e = ${vec}; e + ${vec} <= len; e += ${vec}) {
+                        const ACCV v = ${vload(in_dtype, acc, "px + e", vec)};
+                        const ${IV} take = (p != 0 ? (v < bvv) : (v > bvv)) | ((v != v) & (bvv == bvv));
+                        bvv = take ? v : bvv;
+                        biv = take ? cur : biv;
+                        cur += (${IV})(${vec});
+                    }
+% for l in range(vec):
+                    {
+                        const ACC v = bvv.s${"%x" % l};
+                        const long i = (long)r + (long)biv.s${"%x" % l};
+                        if (bi < 0 || BETTER(v, i, bv, bi)) { bv = v; bi = i; }
+                    }
+% endfor
+                }
+% endif
+                for (; e < len; ++e) {
                     const ACC v = ${sload(in_dtype, acc, "px", "(long)e * rst.s7")};
                     if (bi < 0 || ${better}) { bv = v; bi = (long)(r + e); }
                 }
@@ -489,6 +565,81 @@ ${hcomb("COMB", "sv", "h1", vec, acc)}
                 }
             }
 % endif
+</%def>
+##
+## panel_task: cpu mode 2 body. The innermost kept dim is contiguous in x and in the output: a task
+## takes a panel of up to PANEL outputs and a chunk of the reduced space, and folds whole rows of
+## x into its partials (part_g[ck * nout + out index], cache-resident), reading x in memory
+## order; walking down columns instead would touch a new page for every element.
+<%def name="panel_task(in_dtype, acc, has_aux, vec)">
+            const ulong np = (kshape.s7 + PANEL - 1) / PANEL;
+            const ulong tb = t / nchunks;
+            const ulong col0 = (tb % np) * PANEL;
+            const ulong ncol = min((ulong)PANEL, kshape.s7 - col0);
+            ${kept_offsets("(tb / np) * kshape.s7", "xo", "oo")}
+            xo += (long)col0;
+            __global ACC *pp = part_g + ck * nout + oo + col0;
+            if (r0 >= r1) {
+                for (ulong j = 0; j < ncol; ++j) pp[j] = INIT;
+                continue;
+            }
+            ${odometer_init("r0", "ro")}
+            for (ulong r = r0; r < r1;) {
+                // ROWS rows per pass over the partials: one partial load/store per ROWS inputs
+                const ulong nr = r + ROWS <= r1 ? ROWS : 1;
+                long rq[ROWS];
+                for (ulong q = 0; q < nr; ++q) {
+                    rq[q] = ro;
+${odometer_step("ro")}
+                }
+                const int first = r == r0;
+                r += nr;
+                if (nr == ROWS) {
+% for q in range(4):
+                    __global const ${c.ctype(in_dtype)} *px${q} = x_g + xo + rq[${q}];
+% endfor
+                    ulong j = 0;
+                    for (; j + ${vec} <= ncol; j += ${vec}) {
+% if has_aux:
+                        const ACCV m = ${vload(acc_dtype(acc), acc, "aux_g + oo + col0 + j", vec)};
+% endif
+                        ACCV b = first ? (ACCV)(INIT) : ${vload(acc_dtype(acc), acc, "pp + j", vec)};
+% for q in range(4):
+                        b = COMB(b, PRE_V(${vload(in_dtype, acc, "px%d + j" % q, vec)}));
+% endfor
+                        ${vstore(acc_dtype(acc), acc, "b", "pp + j", vec)}
+                    }
+                    for (; j < ncol; ++j) {
+% if has_aux:
+                        const ACC m = aux_g[oo + col0 + j];
+% endif
+                        ACC b = first ? INIT : pp[j];
+% for q in range(4):
+                        b = COMB(b, PRE_S(${sload(in_dtype, acc, "px%d" % q, "j")}));
+% endfor
+                        pp[j] = b;
+                    }
+                    continue;
+                }
+                __global const ${c.ctype(in_dtype)} *px = x_g + xo + rq[0];
+                ulong j = 0;
+                for (; j + ${vec} <= ncol; j += ${vec}) {
+                    const ACCV v = ${vload(in_dtype, acc, "px + j", vec)};
+% if has_aux:
+                    const ACCV m = ${vload(acc_dtype(acc), acc, "aux_g + oo + col0 + j", vec)};
+% endif
+                    const ACCV b = first ? (ACCV)(INIT) : ${vload(acc_dtype(acc), acc, "pp + j", vec)};
+                    ${vstore(acc_dtype(acc), acc, "COMB(b, PRE_V(v))", "pp + j", vec)}
+                }
+                for (; j < ncol; ++j) {
+                    const ACC v = ${sload(in_dtype, acc, "px", "j")};
+% if has_aux:
+                    const ACC m = aux_g[oo + col0 + j];
+% endif
+                    const ACC b = first ? INIT : pp[j];
+                    pp[j] = COMB(b, PRE_S(v));
+                }
+            }
 </%def>
 ##
 ## cols_vector_task: cpu mode 1 body for a full block of 8 outputs at xo/oo.
@@ -575,15 +726,14 @@ ${block_add("s", "cmp", "b", "ACC", kahan)}
                 }
 </%def>
 ##
-## vstore(out_dtype, acc, val, ptr, W): store an acc W-vector at ptr in out_dtype (not bool).
+## vstore(out_dtype, acc, val, ptr, W): store an acc W-vector at ptr in out_dtype (not bool),
+## lane by lane for the same reason as vload.
 <%def name="vstore(out_dtype, acc, val, ptr, W)">\
-% if out_dtype == "float16":
-vstore_half${W}_rte(${"" if acc == "float" else "convert_float" + str(W)}(${val}), 0, ${ptr});\
-% elif capture(c.ctype, out_dtype) == acc:
-vstore${W}(${val}, 0, ${ptr});\
-% else:
-vstore${W}(convert_${c.ctype(out_dtype)}${W}(${val}), 0, ${ptr});\
-% endif
+{ const ${acc}${W} _v = (${val}); __global ${c.ctype(out_dtype)} *_p = (${ptr});\
+% for k in range(W):
+ ${c.store(out_dtype, "_p", str(k), "_v.s%d" % k)}\
+% endfor
+ }\
 </%def>
 ##
 ## ------------------------------------------------------------------------------------------
@@ -711,6 +861,7 @@ ${c.prelude(dts)}
 ${helpers()}
 typedef ${acc} ACC;
 typedef ${acc}${vec} ACCV;
+${vexp(acc, vec)}
 
 __kernel void ${name}(
     __global const ${TIN} *restrict x_g, const ulong x_off,
@@ -741,7 +892,7 @@ __kernel void ${name}(
                 ACCV s = (ACCV)(0);
                 for (ulong j = 0; j < len; ++j) {
                     const ACCV v = ${vload(in_dtype, acc, "x_g + xo + (long)j * xs", vec)};
-                    s += exp(v - mx);
+                    s += VEXP(v - mx);
                 }
 % if log:
                 const ACCV sh = mx + log(s);
@@ -753,7 +904,7 @@ __kernel void ${name}(
 % if log:
                     const ACCV r = v - sh;
 % else:
-                    const ACCV r = exp(v - mx) * inv;
+                    const ACCV r = VEXP(v - mx) * inv;
 % endif
                     ${vstore(out_dtype, acc, "r", "out_g + oo + (long)j * os", vec)}
                 }
@@ -789,11 +940,11 @@ ${hcomb("CLT_RMAX", "mv", "h1", vec, acc)}
                 const ACCV v = ${vload(in_dtype, acc, "px + e", vec)};
 % if not log and acc == capture(c.ctype, out_dtype):
                 // keep exp(x - max) in the output; the last pass only rescales it
-                const ACCV ev = exp(v - m);
-                vstore${vec}(ev, 0, po + e);
+                const ACCV ev = VEXP(v - m);
+                ${vstore(out_dtype, acc, "ev", "po + e", vec)}
                 sv += ev;
 % else:
-                sv += exp(v - m);
+                sv += VEXP(v - m);
 % endif
             }
             ACC s = 0;
@@ -819,10 +970,10 @@ ${hcomb("CLT_ADD", "sv", "h1", vec, acc)}
             const ACC inv = (ACC)1 / s;
             for (e = 0; e + ${vec} <= len; e += ${vec}) {
 % if acc == capture(c.ctype, out_dtype):
-                vstore${vec}(vload${vec}(0, po + e) * inv, 0, po + e);
+                ${vstore(out_dtype, acc, capture(vload, out_dtype, acc, "po + e", vec) + " * inv", "po + e", vec)}
 % else:
                 const ACCV v = ${vload(in_dtype, acc, "px + e", vec)};
-                ${vstore(out_dtype, acc, "exp(v - m) * inv", "po + e", vec)}
+                ${vstore(out_dtype, acc, "VEXP(v - m) * inv", "po + e", vec)}
 % endif
             }
             for (ulong k = e; k < len; ++k) {
@@ -1013,6 +1164,69 @@ __kernel void ${name}(
                 ++j;
                 if (j < lb) vb = ${c.load(dtype, "src_g", "pb + (long)j * src_ds")};
             }
+        }
+    }
+}
+</%def>
+##
+## ------------------------------------------------------------------------------------------
+## topk_small(name, dtype, style, kmax): the k <= kmax first elements of each row in sort order
+##   (largest first when desc), by one pass that keeps a sorted private list: an element enters
+##   only when strictly before the current k-th, after its equals, so ties keep input order (the
+##   same result as the stable sort). Task = one row; cpu: tpi rows per work-item; gpu: one.
+<%def name="topk_small(name, dtype, style, kmax)">
+<%
+    T = capture(c.ctype, dtype)
+    K = capture(c.ctype_compute, dtype)
+%>
+${c.prelude((dtype,))}
+typedef ${K} K;
+#define BEFORE(a, b) (desc ? ((a) > (b) || ((a) != (a) && (b) == (b))) \
+                           : ((a) < (b) || ((b) != (b) && (a) == (a))))
+
+__kernel void ${name}(
+    __global const ${T} *restrict src_g, const ulong src_off, const long8 src_kst,
+    const long src_ds,
+    __global ${T} *restrict dst_g, __global long *restrict didx_g, const ulong dst_off,
+    const long8 dst_kst, const long dst_ds,
+    const ulong8 kshape, const ulong len, const ulong k, const int desc, const ulong nrows,
+    const ulong tpi)
+{
+% if style == "cpu":
+    const ulong t0 = get_global_id(0) * tpi;
+    const ulong t1 = min(t0 + tpi, nrows);
+% else:
+    const ulong t0 = get_global_id(0);
+    const ulong t1 = min(t0 + 1, nrows);
+% endif
+    for (ulong t = t0; t < t1; ++t) {
+        long so = (long)src_off, dof = (long)dst_off;
+        ${koffsets("t", (("so", "src_kst"), ("dof", "dst_kst")))}
+        K key[${kmax}];
+        long pos[${kmax}];
+        ulong cnt = 0;
+        for (ulong e = 0; e < len; ++e) {
+            const K v = ${c.load(dtype, "src_g", "so + (long)e * src_ds")};
+            ulong c;
+            if (cnt < k) {
+                c = cnt++;
+            } else if (BEFORE(v, key[k - 1])) {
+                c = k - 1;
+            } else {
+                continue;
+            }
+            while (c > 0 && BEFORE(v, key[c - 1])) {
+                key[c] = key[c - 1];
+                pos[c] = pos[c - 1];
+                --c;
+            }
+            key[c] = v;
+            pos[c] = (long)e;
+        }
+        for (ulong e = 0; e < k; ++e) {
+            const long d = dof + (long)e * dst_ds;
+            ${c.store(dtype, "dst_g", "d", "key[e]")}
+            didx_g[d] = pos[e];
         }
     }
 }

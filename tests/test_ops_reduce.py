@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import warnings
 
 import numpy as np
@@ -171,6 +172,22 @@ def test_nan_handling_in_max_and_argmax(device):
     close(down(R.argmax(x, 1)), [1, 1, 0], "int64")
     close(down(R.argmin(x, 1)), [1, 3, 3], "int64")
     assert down(R.argmax(x)) == 1 and math.isnan(down(R.max(x)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_argmax_ties_and_nan_in_long_rows(device, rng, dtype):
+    skip_if_no_fp64(device, dtype)
+    a = rng.integers(0, 4, (9, 203)).astype(dtype)     # ties everywhere: first index must win
+    a[2, [150, 20, 77]] = np.nan
+    a[3, 200] = np.nan
+    a[4, :] = 7
+    x = up(device, a)
+    for fn, ref in ((R.argmax, np.argmax), (R.argmin, np.argmin)):
+        close(down(fn(x, 1)), ref(a, 1), "int64")
+        close(down(fn(x, 0)), ref(a, 0), "int64")
+    v, i = R.topk(x, 3, 1)
+    wv, wi = ref_sort(a, 1, True)
+    close(down(i), wi[:, :3], "int64")
 
 
 def test_large_sum_is_accurate(device, rng):
@@ -576,6 +593,26 @@ def test_one_kernel_serves_many_shapes(device, rng):
     assert len(device.kernels) == before
 
 
+def test_gpu_style_reductions(device, rng):
+    a = rng.standard_normal((37, 300)).astype(np.float32)
+    a[3, 7] = a[3, 9] = 50.0
+    x = up(device, a)
+    xt = permute(x, (1, 0))
+    res = with_gpu_style(device, lambda: [R.sum(x, 1), R.sum(x, 0), R.sum(x), R.sum(xt, 1),
+                                          R.max(x, 1), R.max(x, 0), R.argmax(x)])
+    a64 = a.astype(np.float64)
+    close(down(res[0]), a64.sum(1), "float32", atol=1e-4)
+    close(down(res[1]), a64.sum(0), "float32", atol=1e-4)
+    close(down(res[2]), a64.sum(), "float32", atol=1e-3)
+    close(down(res[3]), a64.sum(0), "float32", atol=1e-4)
+    close(down(res[4].indices), a.argmax(1), "int64")
+    close(down(res[5].indices), a.argmax(0), "int64")
+    close(down(res[6]), a.argmax(), "int64")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("CLT_SLOW"), reason="GPU-style softmax/scan/sort kernels "
+                    "with barriers take PoCL ~5 s each to build; set CLT_SLOW=1")
 def test_gpu_style_paths(device, rng):
     a = rng.standard_normal((37, 300)).astype(np.float32)
     a[3, 7] = a[3, 9] = 50.0

@@ -28,6 +28,8 @@ from clt.ops.array import Array
 TEMPLATE = "reduce.cl.mako"
 MAX_RANK = 8
 SORT_BLOCK = 32        # elements a work-item insertion-sorts before the merge passes
+PANEL = 2048           # outputs per task in the cpu "panels" mode (the template's PANEL)
+TOPK_SMALL = 16        # topk with k up to this keeps a private sorted list instead of sorting
 
 Dims = "int | Sequence[int] | None"
 
@@ -102,18 +104,16 @@ def _spec(kind: str, acc: str) -> _Spec:
     if kind == "lse_max":     # logsumexp's shift: the max, or 0 where it is infinite (as torch)
         return _Spec(_MAX_INIT[acc], "v", _max_comb(acc), "(isinf(a) ? (ACC)0 : a)", False)
     if kind == "lse":
-        return _Spec("0", "exp(v - m)", "a + b", "log(a) + m", True)
-    if kind == "any":     # over 0/1 in the input's own compute type: any = max, all = min
-        return _Spec("0", "{B}(v != (ACC)0)", "((a) > (b) ? (a) : (b))", "a", False)
-    if kind == "all":
-        return _Spec("1", "{B}(v != (ACC)0)", "((a) < (b) ? (a) : (b))", "a", False)
+        return _Spec("0", "{E}(v - m)", "a + b", "log(a) + m", True)
+    if kind == "any":     # over 0/1 in the input's compute type: max, or min (all) when p != 0
+        return _Spec("(p != 0)", "{B}(v != (ACC)0)",
+                     "(p != 0 ? ((a) < (b) ? (a) : (b)) : ((a) > (b) ? (a) : (b)))", "a", False)
     if kind == "count":
         return _Spec("0", "{B}(v != (ACC)0)", "a + b", "a", False)
-    if kind == "var":
-        return _Spec("0", "(v - m) * (v - m)", "a + b", "a / (n - corr > 0 ? n - corr : 0)", True)
-    if kind == "std":
+    if kind == "var":     # squared deviations from the mean m; p != 0 takes the root (std)
         return _Spec("0", "(v - m) * (v - m)", "a + b",
-                     "sqrt(a / (n - corr > 0 ? n - corr : 0))", True)
+                     "(p != 0 ? sqrt(a / (n - corr > 0 ? n - corr : 0)) "
+                     ": a / (n - corr > 0 ? n - corr : 0))", True)
     if kind == "norm2":
         return _Spec("0", "v * v", "a + b", "sqrt(a)", True)
     if kind == "norm1":
@@ -203,7 +203,13 @@ def _reduce_plan(shape: tuple[int, ...], strides: tuple[int, ...], dims: tuple[i
     if style == "cpu":
         target = 4 * cus
         items = builtins.max(1, builtins.min(target, -(-nout * nred // 16384)))
-        if cols:
+        panels = cols and not keep_order and ko8[-1] == 1
+        if panels:
+            base = (nout // k8[-1]) * (-(-k8[-1] // PANEL))
+            nchunks = 1
+            if base < items and nred >= 64:
+                nchunks = builtins.min(-(-items // base), -(-nred // 32))
+        elif cols:
             base = (nout // k8[-1]) * (-(-k8[-1] // vec))
             nchunks = 1
             if base < items and nred >= 4096:
@@ -219,9 +225,9 @@ def _reduce_plan(shape: tuple[int, ...], strides: tuple[int, ...], dims: tuple[i
         nchunks = builtins.max(1, -(-nred // chunk)) if chunk else 1
         tpi, gsize = _split(base * nchunks, items)
         tpi1, gsize1 = _split(nout, items)
+        mode = 2 if panels else (1 if cols else 0)
         return _ReducePlan(_ulong8(k8), _long8(kx8), _long8(ko8), _ulong8(r8), _long8(rx8),
-                           nout, nred, 1 if cols else 0, chunk, nchunks, tpi, gsize, (1,),
-                           tpi1, gsize1)
+                           nout, nred, mode, chunk, nchunks, tpi, gsize, (1,), tpi1, gsize1)
     groups = 8 * cus
     if nred >= local and not cols:
         nchunks = builtins.max(1, builtins.min(-(-groups // nout), -(-nred // (local * 4)), 256))
@@ -324,7 +330,8 @@ def _launch_reduce(kind: str, x: Array, dims: tuple[int, ...], out_shape: tuple[
         comb=spec.comb, post=spec.post, kahan=spec.kahan, arg=arg, has_aux=aux is not None,
         style=caps.style, local=local, vec=vec)
     part = pidx = None
-    if plan.nchunks > 1:
+    combine = plan.nchunks > 1 or plan.mode == 2    # panels always finish in phase 1
+    if combine:
         part = Array.empty(dev, (plan.nchunks * plan.nout,), _ACC_DTYPE[acc]).buffer
         if arg:
             pidx = Array.empty(dev, (plan.nchunks * plan.nout,), D.int64).buffer
@@ -333,7 +340,7 @@ def _launch_reduce(kind: str, x: Array, dims: tuple[int, ...], out_shape: tuple[
             None if idx is None else idx.buffer, plan.nout, plan.nred, plan.chunk, plan.nchunks,
             plan.tpi, plan.mode, 0, float(p), float(corr)]
     dev.launch(kernel, (plan.gsize,), plan.lsize, *args)
-    if plan.nchunks > 1:
+    if combine:
         args[16], args[18] = plan.tpi1, 1
         dev.launch(kernel, (plan.gsize1,), plan.lsize, *args)
     return result
@@ -463,7 +470,7 @@ def any(x: Array, dim: Any = None, keepdim: bool = False) -> Array:
 def all(x: Array, dim: Any = None, keepdim: bool = False) -> Array:
     """True where every element is non-zero; uint8 input gives uint8 (as PyTorch)."""
     out_dtype = D.uint8 if x.dtype is D.uint8 else D.bool_
-    return _value_reduce("all", x, dim, keepdim, out_dtype, x.dtype.compute, "all")
+    return _value_reduce("any", x, dim, keepdim, out_dtype, x.dtype.compute, "all", p=1.0)
 
 
 def count_nonzero(x: Array, dim: Any = None) -> Array:
@@ -483,7 +490,8 @@ def _var_like(kind: str, x: Array, dim: Any, correction: float, keepdim: bool) -
     # two passes (mean, then squared deviations from it): exact enough even when the mean is
     # large relative to the spread, where a one-pass sum of squares cancels catastrophically
     m = _launch_reduce("sum", x, dims, kept, _ACC_DTYPE[acc], acc, p=1.0)
-    res = _launch_reduce(kind, x, dims, kept, x.dtype, acc, aux=m, corr=float(correction))
+    res = _launch_reduce("var", x, dims, kept, x.dtype, acc, aux=m, corr=float(correction),
+                         p=1.0 if kind == "std" else 0.0)
     return res if shape == kept else res.view(shape, shapes.contiguous_strides(shape))
 
 
@@ -740,6 +748,35 @@ def log_softmax(x: Array, dim: int, dtype: Any = None) -> Array:
 # ---------------------------------------------------------------------------------------------
 # sorting
 
+def _topk_small(x: Array, d: int, descending: bool, values: Array, indices: Array,
+                k: int) -> None:
+    """The first ``k`` (<= TOPK_SMALL) of each row in sort order, in one pass over x."""
+    dev = x.device
+    caps = dev.caps
+    n = x.shape[d]
+    local = caps.reduce_local_size if caps.style == "gpu" else 1
+    kernel = dev.kernels.get(TEMPLATE, "topk_small", name=f"clt_topk_{x.dtype.tag}",
+                             dtype=x.dtype.name, style=caps.style, kmax=TOPK_SMALL)
+    kshape = tuple(s for i, s in enumerate(x.shape) if i != d)
+    nrows = math.prod(kshape)
+    ks, (kx, kv) = _ordered(list(kshape), [
+        [s for i, s in enumerate(x.strides) if i != d],
+        [s for i, s in enumerate(values.strides) if i != d]], 0)
+    cks, (ckx, ckv) = shapes.collapse(ks, [kx, kv])
+    if len(cks) > MAX_RANK:
+        _topk_small(ew.contiguous(x), d, descending, values, indices, k)
+        return
+    k8, (kx8, kv8) = _pad8(cks, [ckx, ckv])
+    if caps.style == "cpu":
+        tpi, g = _split(nrows, _cpu_items(dev, nrows * n))
+        gsize, lsize = g, (1,)
+    else:
+        tpi, gsize, lsize = 1, -(-nrows // local) * local, (local,)
+    dev.launch(kernel, (gsize,), lsize, x.buffer, x.offset, _long8(kx8), x.strides[d],
+               values.buffer, indices.buffer, values.offset, _long8(kv8), values.strides[d],
+               _ulong8(k8), n, k, int(descending), nrows, tpi)
+
+
 def _sort_into(x: Array, d: int, descending: bool, values: Array, indices: Array,
                nkeep: int) -> None:
     """Stable sort of ``x`` along ``d``; the first ``nkeep`` positions go to values/indices."""
@@ -842,5 +879,8 @@ def topk(x: Array, k: int, dim: int = -1, largest: bool = True, sorted: bool = T
         _sort_into(x.view((1,), (1,)), 0, largest, values.view((1,), (1,)),
                    indices.view((1,), (1,)), 1)
         return ValuesIndices(values, indices)
-    _sort_into(x, d, largest, values, indices, k)
+    if k <= TOPK_SMALL and x.shape[d] > SORT_BLOCK:
+        _topk_small(x, d, largest, values, indices, k)
+    else:
+        _sort_into(x, d, largest, values, indices, k)
     return ValuesIndices(values, indices)
