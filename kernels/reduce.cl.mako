@@ -48,7 +48,9 @@
 ##   the kept space (kshape/kst/ost, nrows rows). Long rows are split into nchunks chunks:
 ##   phase 0 writes each chunk's total to part_g[c * nrows + row], phase 1 turns those into
 ##   exclusive prefixes (one task per row), phase 2 scans each chunk from its prefix.
-##   cpu mode 1 (nchunks == 1, kept inner dim contiguous in x and out): 8 rows side by side.
+##   cpu mode 1 (nchunks == 1, kept inner dim contiguous in x and out): a task scans a panel of
+##   `chunk` neighbouring rows side by side in memory order, keeping running values in part_g
+##   (2 * chunk slots per task); tasks = outer rows x panels.
 ##   Tasks: phases 0/2: row * nchunks + c (cpu) or c * nrows + row (gpu); phase 1: row.
 ##
 ## softmax(name, in_dtype, out_dtype, log, style, local)
@@ -760,8 +762,8 @@ __kernel void ${name}(
 {
 % if style == "cpu":
     const ulong t0 = get_global_id(0) * tpi;
-    const ulong tn = phase == 1 ? nrows : (mode == 1 ? (nrows / kshape.s7) * ((kshape.s7 + ${vec - 1}) / ${vec})
-                                                     : nrows * nchunks);
+    const ulong tn = phase == 1 ? nrows
+        : mode == 1 ? (nrows / kshape.s7) * ((kshape.s7 + chunk - 1) / chunk) : nrows * nchunks;
     const ulong t1 = min(t0 + tpi, tn);
 % else:
     const ulong t0 = get_global_id(0);
@@ -780,29 +782,48 @@ __kernel void ${name}(
         }
 % if style == "cpu":
         if (mode == 1) {
-            // 8 neighbouring rows (contiguous in x and out), scanned side by side
-            const ulong nb = (kshape.s7 + ${vec - 1}) / ${vec};
-            const ulong col0 = (t % nb) * ${vec};
+            // a panel of `chunk` neighbouring rows (contiguous in x and out) scanned side by
+            // side, walking the scan dim in memory order; running values (and compensations)
+            // live in this task's part_g slots, which stay in cache
+            const ulong np = (kshape.s7 + chunk - 1) / chunk;
+            const ulong col0 = (t % np) * chunk;
+            const ulong ncol = min(chunk, kshape.s7 - col0);
             long xo = (long)x_off, oo = (long)out_off;
-            ${koffsets("(t / nb) * kshape.s7", (("xo", "kst"), ("oo", "ost")))}
+            ${koffsets("(t / np) * kshape.s7", (("xo", "kst"), ("oo", "ost")))}
             xo += (long)col0;
             oo += (long)col0;
-            if (col0 + ${vec} <= kshape.s7) {
-                ACCV s = (ACCV)(INIT), cmp = (ACCV)(0);
-                for (ulong j = 0; j < len; ++j) {
-                    const ACCV v = ${vload(in_dtype, acc, "x_g + xo + (long)j * xs", vec)};
+            __global ACC *ps = part_g + t * 2 * chunk;
+            __global ACC *pc = ps + chunk;
+            for (ulong j = 0; j < len; ++j) {
+                __global const ${TIN} *px = x_g + xo + (long)j * xs;
+                __global ${TOUT} *po = out_g + oo + (long)j * os;
+                ulong l = 0;
+                for (; l + ${vec} <= ncol; l += ${vec}) {
+                    const ACCV v = ${vload(in_dtype, acc, "px + l", vec)};
+                    ACCV s = j == 0 ? (ACCV)(INIT) : ${vload(acc_dtype(acc), acc, "ps + l", vec)};
 % if kahan:
+                    ACCV cmp = j == 0 ? (ACCV)(0) : ${vload(acc_dtype(acc), acc, "pc + l", vec)};
 ${kahan_add("s", "cmp", "v", "ACCV")}
+                    ${vstore(acc_dtype(acc), acc, "cmp", "pc + l", vec)}
 % else:
                     s = COMB(s, v);
 % endif
-                    ${vstore(out_dtype, acc, "s", "out_g + oo + (long)j * os", vec)}
+                    ${vstore(acc_dtype(acc), acc, "s", "ps + l", vec)}
+                    ${vstore(out_dtype, acc, "s", "po + l", vec)}
                 }
-                continue;
-            }
-            for (ulong l = col0; l < kshape.s7; ++l) {
-                const long xl = xo + (long)(l - col0), ol = oo + (long)(l - col0);
-${scan_row(in_dtype, out_dtype, kahan, "xl", "ol", "0", "len", "INIT")}
+                for (; l < ncol; ++l) {
+                    const ACC v = ${sload(in_dtype, acc, "px", "l")};
+                    ACC s = j == 0 ? INIT : ps[l];
+% if kahan:
+                    ACC cmp = j == 0 ? (ACC)0 : pc[l];
+${kahan_add("s", "cmp", "v", "ACC")}
+                    pc[l] = cmp;
+% else:
+                    s = COMB(s, v);
+% endif
+                    ps[l] = s;
+                    ${c.store(out_dtype, "po", "l", "s")}
+                }
             }
             continue;
         }
