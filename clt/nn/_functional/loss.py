@@ -457,7 +457,10 @@ class _CrossEntropy(Function):
         ctx.save_for_backward(x)
         ctx.den = None
         losses = out2.view((rows,), (1,), out2.offset)
-        if reduction == "none":
+        if rows == 0 and reduction != "none":    # no rows: sum 0, mean NaN (as PyTorch)
+            res = ew.fill_(Array.empty(x.device, (), x.dtype), 0.0 if reduction == "sum"
+                           else math.nan)
+        elif reduction == "none":
             shape = _row_shape(x, target, probs)
             res = losses.view(shape, _contig(shape), losses.offset)
         elif reduction == "sum":
