@@ -216,6 +216,10 @@ def test_module_list_and_dict(device):
     d["c"] = nn.Tanh()
     assert [k for k, _ in d.items()] == ["a", "b", "c"]
     assert len(list(d.parameters())) == 2
+    d2 = nn.ModuleDict(d)
+    assert list(d2.keys()) == ["a", "b", "c"] and d2["a"] is d["a"]
+    d2.update([("z", nn.Identity())])
+    assert list(d2)[-1] == "z"
     with pytest.raises(TypeError, match="iterable"):
         nn.ModuleList(nn.ReLU())
 
@@ -230,6 +234,7 @@ def test_parameter_list_and_dict(device):
     pd = nn.ParameterDict({"w": clt.zeros(2, device=device)})
     pd["b"] = clt.ones(1, device=device)
     assert list(pd.keys()) == ["w", "b"] and isinstance(pd["b"], nn.Parameter)
+    assert list(nn.ParameterDict(pd).keys()) == ["w", "b"]
     holder = nn.Module()
     holder.params = pd
     assert [n for n, _ in holder.named_parameters()] == ["params.w", "params.b"]

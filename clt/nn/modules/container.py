@@ -220,7 +220,7 @@ class ModuleDict(Module):
         return self._modules.values()
 
     def update(self, modules: Mapping[str, Module] | Iterable) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
         for j, kv in enumerate(pairs):
             if not isinstance(kv, (tuple, list)) or len(kv) != 2:
                 raise ValueError(f"ModuleDict update sequence element #{j} should be a "
@@ -352,7 +352,8 @@ class ParameterDict(Module):
             del self[k]
 
     def update(self, parameters: Mapping[str, Any] | Iterable) -> None:
-        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        pairs = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) \
+            else parameters
         for j, kv in enumerate(pairs):
             if not isinstance(kv, (tuple, list)) or len(kv) != 2:
                 raise ValueError(f"ParameterDict update sequence element #{j} should be a "
