@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any, Iterable, TextIO
@@ -119,6 +120,7 @@ def summary_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for key, rows in by_workload(doc["results"]).items():
         clt = next((r for r in rows if r["impl"] == "clt"), rows[0])
         entry = {"workload": key, "title": clt["title"], "unit": clt["unit"],
+                 "group": clt.get("group", key.split(".")[0]),
                  "size": clt.get("size", ""), "status": clt.get("status"),
                  "value": clt.get("value"), "fraction": clt.get("fraction_of_limit"),
                  "device_s": clt.get("device_s"), "vs": {}}
@@ -140,9 +142,9 @@ def summary_lines(doc: dict[str, Any], markdown: bool = False) -> list[str]:
             cells = [e["workload"], fmt_value(e["value"], e["unit"]), _pct(e["fraction"])]
             for f in fams:
                 b = e["vs"].get(f)
+                threads = re.search(r"-(\d+t)$", b["impl"]) if b else None
                 cells.append("-" if b is None else
-                             f"{b['ratio']:.2f}x" + (f" ({b['impl'].split('-')[-1]})"
-                                                     if b["impl"].endswith("t") else ""))
+                             f"{b['ratio']:.2f}x" + (f" ({threads.group(1)})" if threads else ""))
         body.append(cells)
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -267,7 +269,7 @@ def plot(doc: dict[str, Any], outdir: str | Path) -> list[Path]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in summary_rows(doc):
         if e["status"] == "ok" and e["vs"]:
-            grp = e["workload"].split(".")[0]
+            grp = e["group"]
             groups.setdefault(grp, []).append(e)
     colors = {"numpy": "tab:blue", "torch": "tab:red", "pyopencl": "tab:green",
               "clblast": "tab:purple", "tinygrad": "tab:orange"}
@@ -308,7 +310,8 @@ def _roofline(doc: dict[str, Any], outdir: Path, plt: Any) -> Path | None:
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ai = [r["flops"] / r["bytes"] for r in pts]
     perf = [r["flops"] / r["seconds"] / 1e9 for r in pts]
-    xs = [10 ** (k / 20) for k in range(-60, 81)]
+    lo, hi = math.log10(min(ai) / 3), math.log10(max(ai) * 3)
+    xs = [10 ** (lo + (hi - lo) * k / 100) for k in range(101)]
     ax.plot(xs, [min(peak, x * bw) / 1e9 for x in xs], color="black", lw=1.5,
             label=f"roof: {bw / 1e9:.0f} GB/s, {peak / 1e9:.0f} GFLOP/s")
     ax.scatter(ai, perf, color="tab:red", zorder=3)
