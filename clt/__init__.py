@@ -109,6 +109,7 @@ __version__ = "0.1.0"
 
 from clt import amp  # noqa: E402  (mixed precision: clt.autocast, clt.GradScaler)
 from clt.amp import GradScaler, autocast  # noqa: E402
+from clt import array_api  # noqa: E402,F401  (attaches Tensor.__array_namespace__, to_device)
 
 _SUBMODULES = ("nn", "optim", "data", "metrics", "models", "train", "utils", "parallel",
                "distributed", "cli")

@@ -23,7 +23,8 @@
 // Python/PyTorch semantics for integer floor division and modulo; x/0 gives 0 instead of a trap.
 #define CLT_IFLOORDIV(x, y) ((y) == 0 ? 0 : ((x) / (y) - ((((x) % (y)) != 0) && (((x) < 0) != ((y) < 0)))))
 #define CLT_IMOD(x, y) ((y) == 0 ? 0 : ((((x) % (y)) != 0 && ((((x) % (y)) < 0) != ((y) < 0))) ? ((x) % (y)) + (y) : ((x) % (y))))
-#define CLT_FMOD_PY(x, y) ((fmod((x), (y)) != 0 && ((fmod((x), (y)) < 0) != ((y) < 0))) ? fmod((x), (y)) + (y) : fmod((x), (y)))
+// (a zero remainder takes the divisor's sign, as Python's and numpy's)
+#define CLT_FMOD_PY(x, y) (fmod((x), (y)) == 0 ? copysign(fmod((x), (y)), (y)) : (((fmod((x), (y)) < 0) != ((y) < 0)) ? fmod((x), (y)) + (y) : fmod((x), (y))))
 // NaN-propagating max/min without the fmax/fmin calls PoCL does not inline.
 #define CLT_MAX(x, y) (((x) != (x)) ? (x) : (((y) != (y)) ? (y) : ((x) > (y) ? (x) : (y))))
 #define CLT_MIN(x, y) (((x) != (x)) ? (x) : (((y) != (y)) ? (y) : ((x) < (y) ? (x) : (y))))
@@ -37,6 +38,19 @@ inline ${T} ${name}(${T} base, ${T} e) {
     return r;
 }
 </%def>
+<%def name="ffloordiv(name, T)">
+// Python's float floor division computed from fmod, as numpy and PyTorch do: floor(x / y) is
+// one too large when the quotient rounds up to an integer (1 / 0.1f).
+inline ${T} ${name}(${T} x, ${T} y) {
+    if (y == 0) return x / y;
+    ${T} mod = fmod(x, y);
+    ${T} div = (x - mod) / y;
+    if (mod != 0 && ((y < 0) != (mod < 0))) div -= 1;
+    if (div == 0) return copysign((${T})0, x / y);
+    ${T} fl = floor(div);
+    return (div - fl > (${T})0.5) ? fl + 1 : fl;
+}
+</%def>
 <%def name="map(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
 <%
     ops = "abcd"[:len(in_dtypes)]
@@ -48,6 +62,9 @@ typedef ${in_compute[0] if in_compute else scalar_ctype} T;
 % for t in sorted(set(in_compute)):
 % if t in ("char", "uchar", "short", "int", "long") and "clt_ipow_" + t in expr:
 ${ipow("clt_ipow_" + t, t)}
+% endif
+% if t in ("float", "double") and "clt_ffloordiv_" + t in expr:
+${ffloordiv("clt_ffloordiv_" + t, t)}
 % endif
 % endfor
 __kernel void ${name}(

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("clt.tensor",),
     ("clt.autograd",),
     ("clt.functions", "clt.amp", "clt.serialization"),
+    ("clt.array_api",),                              # the array API namespace over functions
     ("clt.nn", "clt.optim"),
     ("clt.metrics", "clt.data", "clt.models"),
     ("clt.train", "clt.utils"),                      # utils: summaries, tuning, memory callbacks

@@ -248,7 +248,7 @@ UNARY_BOOL = {"isnan": ("a != a", "0"), "isinf": ("isinf(a)", "0"),
 
 BINARY = {        # (float expr, int expr); result = promoted dtype
     "add": ("a + b", "a + b"), "sub": ("a - b", "a - b"), "mul": ("a * b", "a * b"),
-    "floor_divide": ("floor(a / b)", "CLT_IFLOORDIV(a, b)"),
+    "floor_divide": ("clt_ffloordiv_{t}(a, b)", "CLT_IFLOORDIV(a, b)"),
     "remainder": ("CLT_FMOD_PY(a, b)", "CLT_IMOD(a, b)"),
     "fmod": ("fmod(a, b)", "((b) == 0 ? 0 : a % b)"),
     "div_trunc": ("trunc(a / b)", "((b) == 0 ? 0 : a / b)"),
