@@ -131,3 +131,14 @@ def test_init_rejects_non_tensors_and_ints(device):
         init.normal_(np.zeros(3))
     with pytest.raises(TypeError):
         init.uniform_(clt.zeros(3, dtype=clt.int32, device=device))
+
+
+def test_gains_and_fans_against_torch(device):
+    torch = pytest.importorskip("torch")
+    for nl, param in [("linear", None), ("conv3d", None), ("sigmoid", None), ("tanh", None),
+                      ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.3), ("selu", None)]:
+        assert init.calculate_gain(nl, param) == pytest.approx(
+            torch.nn.init.calculate_gain(nl, param))
+    for shape in [(5, 7), (16, 8, 3, 3), (4, 2, 5)]:
+        assert init._calculate_fan_in_and_fan_out(clt.empty(*shape, device=device)) == \
+            torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(*shape))

@@ -257,3 +257,16 @@ def test_identity_ignores_arguments(device):
     m = nn.Identity(54, unused="x")
     x = clt.ones(2, device=device)
     assert m(x) is x
+
+
+def test_reprs_match_torch(device):
+    torch = pytest.importorskip("torch")
+
+    def build(m):
+        return m.Sequential(m.Linear(4, 8), m.ReLU(inplace=True), m.Dropout(0.25),
+                            m.Embedding(10, 3, padding_idx=0), m.Flatten(0, -1),
+                            m.Unflatten(1, (2, 4)), m.Bilinear(2, 3, 4, bias=False),
+                            m.Identity(), m.PReLU(3), m.CrossEntropyLoss(), m.Softmax(dim=-1),
+                            m.ModuleList([m.Tanh(), m.GELU("tanh")]),
+                            m.ModuleDict({"a": m.SiLU(), "b": m.LeakyReLU(0.2, True)}))
+    assert repr(build(nn)) == repr(build(torch.nn))
