@@ -3,8 +3,8 @@
 The MLP case exercises Linear, ReLU, Dropout, fused cross entropy with label smoothing,
 autograd, SGD and a learning-rate scheduler (~2-3 s warm on the 2-core PoCL CPU device).
 
-A small CNN case (>= 98 %) belongs with the conv layers: add it as ``test_cnn_learns_digits``
-below, reusing :func:`digits` (reshape to (N, 1, 8, 8)) and :func:`train`.
+The small-CNN case (>= 98 %) lives with the conv layers in ``tests/test_cnn_e2e.py``; further
+models can reuse :func:`digits` (reshape to (N, 1, 8, 8) for images) and :func:`train` here.
 """
 from __future__ import annotations
 
