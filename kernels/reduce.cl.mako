@@ -55,8 +55,9 @@
 ##
 ## softmax(name, in_dtype, out_dtype, log, style, local)
 ##   Numerically stable (log-)softmax along one dim (length len, strides xs/os) for every row of
-##   the kept space. cpu mode 0: one row per task, 8-wide when xs == os == 1; cpu mode 1: 8
-##   neighbouring rows per task (kept inner dim contiguous). gpu mode 0: a work-group per row;
+##   the kept space. cpu mode 0: one row per task, vec-wide when xs == os == 1; cpu mode 1: a
+##   panel of `chunk` neighbouring rows per task (kept inner dim contiguous), three passes in
+##   memory order with the running max/sum in part_g (2 * chunk slots per task). gpu mode 0: a work-group per row;
 ##   gpu mode 1: a work-item per row.
 ##
 ## sort(name, dtype, style, block, local)
@@ -889,51 +890,83 @@ __kernel void ${name}(
     __global ${TOUT} *restrict out_g, const ulong out_off,
     const ulong8 kshape, const long8 kst, const long8 ost,
     const ulong len, const long xs, const long os,
-    const ulong nrows, const ulong tpi, const int mode)
+    const ulong nrows, const ulong tpi, const int mode,
+    __global ACC *restrict part_g, const ulong chunk)
 {
 % if style == "cpu":
     const ulong t0 = get_global_id(0) * tpi;
-    const ulong tn = mode == 1 ? (nrows / kshape.s7) * ((kshape.s7 + ${vec - 1}) / ${vec}) : nrows;
+    const ulong tn = mode == 1 ? (nrows / kshape.s7) * ((kshape.s7 + chunk - 1) / chunk) : nrows;
     const ulong t1 = min(t0 + tpi, tn);
     for (ulong t = t0; t < t1; ++t) {
         long xo = (long)x_off, oo = (long)out_off;
         if (mode == 1) {
-            const ulong nb = (kshape.s7 + ${vec - 1}) / ${vec};
-            const ulong col0 = (t % nb) * ${vec};
-            ${koffsets("(t / nb) * kshape.s7", (("xo", "kst"), ("oo", "ost")))}
+            // a panel of `chunk` neighbouring rows (contiguous in x and out), three passes down
+            // the softmax dim in memory order; per-row max and sum live in part_g (in cache)
+            const ulong np = (kshape.s7 + chunk - 1) / chunk;
+            const ulong col0 = (t % np) * chunk;
+            const ulong ncol = min(chunk, kshape.s7 - col0);
+            ${koffsets("(t / np) * kshape.s7", (("xo", "kst"), ("oo", "ost")))}
             xo += (long)col0;
             oo += (long)col0;
-            if (col0 + ${vec} <= kshape.s7) {
-                // 8 neighbouring rows side by side: three passes down the softmax dim
-                ACCV mx = (ACCV)(-INFINITY);
-                for (ulong j = 0; j < len; ++j) {
-                    const ACCV v = ${vload(in_dtype, acc, "x_g + xo + (long)j * xs", vec)};
-                    mx = CLT_RMAX(mx, v);
+            __global ACC *pm = part_g + t * 2 * chunk;
+            __global ACC *ps = pm + chunk;
+            for (ulong l = 0; l < ncol; ++l) { pm[l] = -INFINITY; ps[l] = 0; }
+            for (ulong j = 0; j < len; ++j) {
+                __global const ${TIN} *px = x_g + xo + (long)j * xs;
+                ulong l = 0;
+                for (; l + ${vec} <= ncol; l += ${vec}) {
+                    const ACCV v = ${vload(in_dtype, acc, "px + l", vec)};
+                    const ACCV m = ${vload(acc_dtype(acc), acc, "pm + l", vec)};
+                    ${vstore(acc_dtype(acc), acc, "CLT_RMAX(m, v)", "pm + l", vec)}
                 }
-                ACCV s = (ACCV)(0);
-                for (ulong j = 0; j < len; ++j) {
-                    const ACCV v = ${vload(in_dtype, acc, "x_g + xo + (long)j * xs", vec)};
-                    s += VEXP(v - mx);
+                for (; l < ncol; ++l) {
+                    const ACC v = ${sload(in_dtype, acc, "px", "l")};
+                    pm[l] = CLT_RMAX(pm[l], v);
                 }
-% if log:
-                const ACCV sh = mx + log(s);
-% else:
-                const ACCV inv = (ACCV)(1) / s;
-% endif
-                for (ulong j = 0; j < len; ++j) {
-                    const ACCV v = ${vload(in_dtype, acc, "x_g + xo + (long)j * xs", vec)};
-% if log:
-                    const ACCV r = v - sh;
-% else:
-                    const ACCV r = VEXP(v - mx) * inv;
-% endif
-                    ${vstore(out_dtype, acc, "r", "out_g + oo + (long)j * os", vec)}
-                }
-                continue;
             }
-            for (ulong l = col0; l < kshape.s7; ++l) {
-                const long xl = xo + (long)(l - col0), ol = oo + (long)(l - col0);
-${softmax_row(in_dtype, out_dtype, acc, log, "xl", "ol")}
+            for (ulong j = 0; j < len; ++j) {
+                __global const ${TIN} *px = x_g + xo + (long)j * xs;
+                ulong l = 0;
+                for (; l + ${vec} <= ncol; l += ${vec}) {
+                    const ACCV v = ${vload(in_dtype, acc, "px + l", vec)};
+                    const ACCV m = ${vload(acc_dtype(acc), acc, "pm + l", vec)};
+                    const ACCV sv = ${vload(acc_dtype(acc), acc, "ps + l", vec)};
+                    ${vstore(acc_dtype(acc), acc, "sv + VEXP(v - m)", "ps + l", vec)}
+                }
+                for (; l < ncol; ++l) {
+                    const ACC v = ${sload(in_dtype, acc, "px", "l")};
+                    ps[l] += exp(v - pm[l]);
+                }
+            }
+            for (ulong l = 0; l < ncol; ++l) {
+% if log:
+                ps[l] = pm[l] + log(ps[l]);
+% else:
+                ps[l] = (ACC)1 / ps[l];
+% endif
+            }
+            for (ulong j = 0; j < len; ++j) {
+                __global const ${TIN} *px = x_g + xo + (long)j * xs;
+                __global ${TOUT} *po = out_g + oo + (long)j * os;
+                ulong l = 0;
+                for (; l + ${vec} <= ncol; l += ${vec}) {
+                    const ACCV v = ${vload(in_dtype, acc, "px + l", vec)};
+                    const ACCV sv = ${vload(acc_dtype(acc), acc, "ps + l", vec)};
+% if log:
+                    ${vstore(out_dtype, acc, "v - sv", "po + l", vec)}
+% else:
+                    const ACCV m = ${vload(acc_dtype(acc), acc, "pm + l", vec)};
+                    ${vstore(out_dtype, acc, "VEXP(v - m) * sv", "po + l", vec)}
+% endif
+                }
+                for (; l < ncol; ++l) {
+                    const ACC v = ${sload(in_dtype, acc, "px", "l")};
+% if log:
+                    ${c.store(out_dtype, "po", "l", "v - ps[l]")}
+% else:
+                    ${c.store(out_dtype, "po", "l", "exp(v - pm[l]) * ps[l]")}
+% endif
+                }
             }
             continue;
         }
