@@ -17,8 +17,9 @@
 ##   out_dtype clt dtype name of the output values
 ##   init      C expression: the identity of comb (a scalar of type acc)
 ##   pre       C expression over v (a loaded element converted to acc), m (the per-output aux
-##             value) and p (the scalar parameter); {B}(c) turns a comparison into 0/1 and {V}(s)
-##             widens a scalar, so the same text works on scalars and 8-vectors
+##             value) and p (the scalar parameter); {B}(c) turns a comparison into 0/1, {V}(s)
+##             widens a scalar, {E}(x) is exp and {F}(x) is x where finite else 0, so the same
+##             text works on scalars and vectors
 ##   comb      C expression combining a and b (works on scalars and vectors)
 ##   post      C expression over a (the result), n (element count), m, p, corr
 ##   kahan     compensated summation of 128-element blocks (float sums)
@@ -230,8 +231,10 @@ ${kahan_add(s, cmp, y, T)}
     TOUT = capture(c.ctype, out_dtype)
     V = acc + str(vec)
     scal = acc if acc in ("float", "double") else "float"
-    pre_v = pre.replace("{B}", "CLT_BV").replace("{V}", "(" + V + ")").replace("{E}", "VEXP")
-    pre_s = pre.replace("{B}", "CLT_BS").replace("{V}", "").replace("{E}", "exp")
+    pre_v = (pre.replace("{B}", "CLT_BV").replace("{V}", "(" + V + ")").replace("{E}", "VEXP")
+             .replace("{F}", "CLT_FINV"))
+    pre_s = pre.replace("{B}", "CLT_BS").replace("{V}", "").replace("{E}", "exp").replace(
+        "{F}", "CLT_FINS")
     dts = (in_dtype, out_dtype) + (("float64",) if "double" in (acc, scal) else ())
     better = "BETTER1(v, bv)"
 %>
@@ -243,6 +246,9 @@ ${vexp(acc, vec)}
 // a comparison as 0/1 (vector comparisons give -1 for true; select instead of convert_*)
 #define CLT_BV(c) ((c) ? (ACCV)1 : (ACCV)0)
 #define CLT_BS(c) ((c) ? (ACC)1 : (ACC)0)
+// x where finite, else 0
+#define CLT_FINV(x) (((x) - (x) == 0) ? (x) : (ACCV)0)
+#define CLT_FINS(x) (((x) - (x) == 0) ? (x) : (ACC)0)
 #define PRE_V(v) (${pre_v})
 #define PRE_S(v) (${pre_s})
 #define COMB(a, b) (${comb})

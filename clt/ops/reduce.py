@@ -101,10 +101,8 @@ def _spec(kind: str, acc: str) -> _Spec:
     if kind == "amax":    # p != 0: the min, as -max(-x) (floats) or ~max(~x) (ints, no overflow)
         flip = "(p != 0 ? -{0} : {0})" if f else "(p != 0 ? ~{0} : {0})"
         return _Spec(_MAX_INIT[acc], flip.format("v"), _max_comb(acc), flip.format("a"), False)
-    if kind == "lse_max":     # logsumexp's shift: the max, or 0 where it is infinite (as torch)
-        return _Spec(_MAX_INIT[acc], "v", _max_comb(acc), "(isinf(a) ? (ACC)0 : a)", False)
-    if kind == "lse":
-        return _Spec("0", "{E}(v - m)", "a + b", "log(a) + m", True)
+    if kind == "lse":     # m = the max; shift by it, or by 0 where it is infinite (as torch)
+        return _Spec("0", "{E}(v - {F}(m))", "a + b", "log(a) + CLT_FINS(m)", True)
     if kind == "any":     # over 0/1 in the input's compute type: max, or min (all) when p != 0
         return _Spec("(p != 0)", "{B}(v != (ACC)0)",
                      "(p != 0 ? ((a) < (b) ? (a) : (b)) : ((a) > (b) ? (a) : (b)))", "a", False)
@@ -116,16 +114,12 @@ def _spec(kind: str, acc: str) -> _Spec:
                      ": a / (n - corr > 0 ? n - corr : 0))", True)
     if kind == "norm2":
         return _Spec("0", "v * v", "a + b", "sqrt(a)", True)
-    if kind == "norm1":
-        return _Spec("0", "fabs(v)", "a + b", "a", True)
-    if kind == "norm0":
-        return _Spec("0", "{B}(v != (ACC)0)", "a + b", "a", False)
-    if kind == "norminf":
-        return _Spec("0", "fabs(v)", "CLT_RMAX(a, b)", "a", False)
-    if kind == "normninf":
-        return _Spec("INFINITY", "fabs(v)", "CLT_RMIN(a, b)", "a", False)
-    if kind == "normp":
-        return _Spec("0", "pow(fabs(v), {V}(p))", "a + b", "pow(a, 1 / p)", True)
+    if kind == "normp":   # p = 1, 0 (count of non-zeros) or any other finite p, chosen at run time
+        return _Spec("0", "(p == 1 ? fabs(v) : (p == 0 ? {B}(v != (ACC)0) : pow(fabs(v), {V}(p))))",
+                     "a + b", "(p == 0 || p == 1 ? a : pow(a, 1 / p))", True)
+    if kind == "norminf":  # p = inf: max |x|; p = -inf: min |x| = -max(-|x|)
+        return _Spec("-INFINITY", "(p < 0 ? -fabs(v) : fabs(v))", "CLT_RMAX(a, b)",
+                     "(p < 0 ? -a : a)", False)
     raise ValueError(f"unknown reduction {kind!r}")
 
 
@@ -533,18 +527,7 @@ def norm(x: Array, p: Any = "fro", dim: Any = None, keepdim: bool = False,
             raise ValueError(f"norm(): unsupported norm type {p!r} (use 'fro' or a number)")
         p = 2.0
     p = float(p)
-    if p == 2:
-        kind = "norm2"
-    elif p == 1:
-        kind = "norm1"
-    elif p == 0:
-        kind = "norm0"
-    elif p == math.inf:
-        kind = "norminf"
-    elif p == -math.inf:
-        kind = "normninf"
-    else:
-        kind = "normp"
+    kind = "norm2" if p == 2 else ("norminf" if math.isinf(p) else "normp")
     if math.isinf(p) and x.numel == 0:
         dims = _dims(x, dim)
         if builtins.any(x.shape[d] == 0 for d in dims):
@@ -563,7 +546,7 @@ def logsumexp(x: Array, dim: Any, keepdim: bool = False) -> Array:
     acc = out_dtype.compute
     dims = _dims(x, dim)
     kept, shape = _out_shapes(x, dims, keepdim)
-    m = _launch_reduce("lse_max", x, dims, kept, _ACC_DTYPE[acc], acc)
+    m = _launch_reduce("amax", x, dims, kept, _ACC_DTYPE[acc], acc)
     res = _launch_reduce("lse", x, dims, kept, out_dtype, acc, aux=m)
     return res if shape == kept else res.view(shape, shapes.contiguous_strides(shape))
 
