@@ -52,6 +52,7 @@ def test_matmul_shapes_and_promotion(dev, rng):
         x2, r2 = pair(b)
         same(xp.matmul(x1, x2), strict.matmul(r1, r2), rtol=1e-5, atol=1e-5)
         same(x1 @ x2, r1 @ r2, rtol=1e-5, atol=1e-5)
+        same(xp.linalg.matmul(x1, x2), strict.linalg.matmul(r1, r2), rtol=1e-5, atol=1e-5)
     f32 = xp.empty((0, 2))
     assert xp.matmul(f32, xp.empty(2, dtype=xp.float64)).dtype is xp.float64
     i, ri = pair(np.arange(6, dtype=np.int64).reshape(2, 3))
@@ -72,8 +73,11 @@ def test_tensordot_vecdot_outer_cross(dev, rng):
          strict.tensordot(r1, strict.permute_dims(r2, (1, 0, 2)), axes=0), rtol=1e-5, atol=1e-6)
     m, rm = pair(randn(rng, (4, 5)))
     same(xp.tensordot(x1, m, axes=1), strict.tensordot(r1, rm, axes=1), rtol=1e-5, atol=1e-6)
-    for lin in (xp, xp.linalg):
-        same(lin.vecdot(x1, x1), strict.vecdot(r1, r1), rtol=1e-5, atol=1e-6)
+    same(xp.vecdot(x1, x1), strict.vecdot(r1, r1), rtol=1e-5, atol=1e-6)
+    same(xp.linalg.vecdot(x1, x1), strict.linalg.vecdot(r1, r1), rtol=1e-5, atol=1e-6)
+    same(xp.linalg.tensordot(x1, x2, axes=([1], [1])),
+         strict.linalg.tensordot(r1, r2, axes=([1], [1])), rtol=1e-5, atol=1e-6)
+    same(xp.linalg.matrix_transpose(x1), strict.linalg.matrix_transpose(r1))
     c, rc = pair(randn(rng, (3, 1)))
     same(xp.vecdot(x1, c, axis=-2), strict.vecdot(r1, rc, axis=-2), rtol=1e-5, atol=1e-6)
     u, ru = pair(randn(rng, 3))
@@ -97,7 +101,7 @@ def test_diagonal_trace_norms(dev, rng):
     for k in (-2, 0, 1, 5):
         same(xp.linalg.diagonal(x, offset=k), strict.linalg.diagonal(r, offset=k))
         same(xp.linalg.trace(x, offset=k), strict.linalg.trace(r, offset=k), rtol=1e-5, atol=1e-6)
-    i, ri = pair(np.arange(9, dtype=np.int32).reshape(3, 3))
+    i, ri = pair(np.arange(9, dtype=np.int64).reshape(3, 3))
     same(xp.linalg.trace(i), strict.linalg.trace(ri))
     same(xp.linalg.trace(i, dtype=xp.float32), strict.linalg.trace(ri, dtype=strict.float32))
     for ordv in (2, 1, 0, np.inf, 3, -1):

@@ -13,6 +13,7 @@ from clt import dtypes as D
 from clt.array_api._helpers import array, axis as one_axis, check_scalars, operands
 from clt.functions import elementwise as E
 from clt.functions import index as FI
+from clt.functions import reduce as FR
 from clt.functions import shape_ops as SO
 from clt.functions.creation import full, tensor
 from clt.ops import elementwise as ew
@@ -32,8 +33,8 @@ def _arg(kind: str, x: Tensor, axis: Any, keepdims: bool) -> Tensor:
         raise ValueError(f"{kind}(): attempt to get {kind} of an empty array (shape "
                          f"{tuple(x.shape)})")
     d = None if axis is None else one_axis(axis, x.ndim, kind) if x.ndim else None
-    fn = R.argmax if kind == "argmax" else R.argmin
-    return Tensor(fn(x._data, d, keepdims))
+    fn = FR.argmax if kind == "argmax" else FR.argmin
+    return fn(x, d, keepdims)
 
 
 def argmax(x: Tensor, /, *, axis: int | None = None, keepdims: bool = False) -> Tensor:
@@ -145,7 +146,7 @@ def searchsorted(x1: Tensor, x2: Any, /, *, side: str = "left",
         v = flat[start:start + per].reshape(-1, 1)
         before = ew.map_op("searchsorted_" + side, _BEFORE[side], [x1._data, v._data], D.bool_,
                            compute)
-        parts.append(Tensor(R.sum(before, (1,))))
+        parts.append(FR.sum(Tensor(before), 1))
     out = parts[0] if len(parts) == 1 else SO.cat(parts)
     return out.reshape(shape)
 
@@ -165,7 +166,7 @@ def sort(x: Tensor, /, *, axis: int = -1, descending: bool = False,
     """
     x = array(x, "sort")
     d = one_axis(axis, x.ndim, "sort") if x.ndim else 0
-    return Tensor(R.sort(x._data, d, bool(descending), True).values)
+    return FR.sort(x, d, bool(descending), True).values
 
 
 def argsort(x: Tensor, /, *, axis: int = -1, descending: bool = False,
@@ -183,7 +184,7 @@ def argsort(x: Tensor, /, *, axis: int = -1, descending: bool = False,
     """
     x = array(x, "argsort")
     d = one_axis(axis, x.ndim, "argsort") if x.ndim else 0
-    return Tensor(R.argsort(x._data, d, bool(descending), True))
+    return FR.argsort(x, d, bool(descending), True)
 
 
 class UniqueAllResult(NamedTuple):

@@ -1,5 +1,6 @@
 """Statistical and utility functions (reductions and cumulative sums) with the standard's
-``axis``/``keepdims``/``dtype``/``correction`` keywords, over :mod:`clt.ops.reduce`.
+``axis``/``keepdims``/``dtype``/``correction`` keywords, over :mod:`clt.functions.reduce`
+(differentiable where PyTorch's are).
 
 Differences from PyTorch handled here: ``axis=()`` reduces nothing (PyTorch reads an empty dim
 list as "every dim"), ``var``/``std`` default to ``correction=0``, ``max``/``min`` take tuples
@@ -16,7 +17,7 @@ from clt.array_api._helpers import array, axes, axis as one_axis
 from clt.functions import elementwise as E
 from clt.functions import shape_ops as SO
 from clt.functions.creation import full
-from clt.ops import reduce as R
+from clt.functions import reduce as FR
 from clt.tensor import Tensor
 
 __all__ = ["sum", "prod", "mean", "max", "min", "var", "std", "cumulative_sum",
@@ -59,7 +60,7 @@ def sum(x: Tensor, /, *, axis: Any = None, dtype: Any = None,  # noqa: A001
     dims = _reduced(x, axis, "sum")
     if dims is None:
         return E.to_dtype(x, dt) if x.dtype is not dt else E.clone(x)
-    return Tensor(R.sum(x._data, dims, keepdims, dt))
+    return FR.sum(x, dims, keepdims, dtype=dt)
 
 
 def prod(x: Tensor, /, *, axis: Any = None, dtype: Any = None,
@@ -81,7 +82,7 @@ def prod(x: Tensor, /, *, axis: Any = None, dtype: Any = None,
     dims = _reduced(x, axis, "prod")
     if dims is None:
         return E.to_dtype(x, dt) if x.dtype is not dt else E.clone(x)
-    return Tensor(R.prod(x._data, dims, keepdims, dt))
+    return FR.prod(x, dims, keepdims, dtype=dt)
 
 
 def _float_input(x: Tensor, fn: str) -> None:
@@ -105,7 +106,7 @@ def mean(x: Tensor, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:
     dims = _reduced(x, axis, "mean")
     if dims is None:
         return E.clone(x)
-    return Tensor(R.mean(x._data, dims, keepdims))
+    return FR.mean(x, dims, keepdims)
 
 
 def _extreme(kind: str, x: Tensor, axis: Any, keepdims: bool) -> Tensor:
@@ -115,8 +116,8 @@ def _extreme(kind: str, x: Tensor, axis: Any, keepdims: bool) -> Tensor:
     if x.numel() == 0 and (not dims or builtins.any(x.shape[d] == 0 for d in dims)):
         raise ValueError(f"{kind}(): zero-size reduction has no identity (x has shape "
                          f"{tuple(x.shape)}, axis={axis})")
-    fn = R.amax if kind == "max" else R.amin
-    return Tensor(fn(x._data, dims, keepdims))
+    fn = FR.amax if kind == "max" else FR.amin
+    return fn(x, dims, keepdims)
 
 
 def max(x: Tensor, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -161,8 +162,8 @@ def _var(kind: str, x: Tensor, axis: Any, correction: Any, keepdims: bool) -> Te
     dims = _reduced(x, axis, kind)
     if dims is None:   # one element per "reduction": 0 / (1 - correction)
         return E.div(E.sub(x, x), builtins.max(1.0 - correction, 0.0))
-    fn = R.var if kind == "var" else R.std
-    return Tensor(fn(x._data, dims, correction=float(correction), keepdim=keepdims))
+    fn = FR.var if kind == "var" else FR.std
+    return fn(x, dims, keepdim=keepdims, correction=float(correction))
 
 
 def var(x: Tensor, /, *, axis: Any = None, correction: float = 0.0,
@@ -210,8 +211,8 @@ def _cumulative(kind: str, x: Tensor, axis: Any, dtype: Any, include_initial: bo
         d = one_axis(axis, x.ndim, kind)
     dt = _sum_dtype(x, dtype, kind)
     src = x if x.dtype is dt else E.to_dtype(x, dt)
-    fn = R.cumsum if kind == "cumulative_sum" else R.cumprod
-    out = Tensor(fn(src._data, d, dt))
+    fn = FR.cumsum if kind == "cumulative_sum" else FR.cumprod
+    out = fn(src, d, dtype=dt)
     if include_initial:
         shape = list(x.shape)
         shape[d] = 1
@@ -258,8 +259,8 @@ def _truth(kind: str, x: Tensor, axis: Any, keepdims: bool) -> Tensor:
     dims = _reduced(x, axis, kind)
     if dims is None:
         return E.ne(x, 0) if not x.dtype.is_bool else E.clone(x)
-    fn = R.all if kind == "all" else R.any
-    out = Tensor(fn(x._data, dims, keepdims))
+    fn = FR.all if kind == "all" else FR.any
+    out = fn(x, dims, keepdims)
     return out if out.dtype.is_bool else E.to_dtype(out, D.bool_)
 
 
@@ -306,7 +307,7 @@ def count_nonzero(x: Tensor, /, *, axis: Any = None, keepdims: bool = False) -> 
     dims = _reduced(x, axis, "count_nonzero")
     if dims is None:
         return E.to_dtype(E.ne(x, 0), D.int64)
-    out = Tensor(R.count_nonzero(x._data, dims))
+    out = FR.count_nonzero(x, dims)
     if keepdims:
         out = out.reshape(tuple(1 if i in dims else s for i, s in enumerate(x.shape)))
     return out

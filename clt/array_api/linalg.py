@@ -28,7 +28,7 @@ from clt.functions import elementwise as E
 from clt.functions import linalg as L
 from clt.functions import shape_ops as SO
 from clt.functions.creation import tensor
-from clt.ops import reduce as R
+from clt.functions import reduce as FR
 from clt.tensor import Tensor
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
@@ -398,7 +398,7 @@ def vector_norm(x: Tensor, /, *, axis: Any = None, keepdims: bool = False,
     dims = norm_axes(axis, x.ndim, "linalg.vector_norm")
     if x.ndim == 0:
         return E.abs(x) if ord != 0 else E.to_dtype(E.ne(x, 0), x.dtype)
-    return Tensor(R.norm(x._data, float(ord), dims, keepdims))
+    return FR.norm(x, float(ord), dims, keepdims)
 
 
 def matrix_norm(x: Tensor, /, *, keepdims: bool = False, ord: Any = "fro") -> Tensor:  # noqa: A002
@@ -417,19 +417,17 @@ def matrix_norm(x: Tensor, /, *, keepdims: bool = False, ord: Any = "fro") -> Te
     """
     x = _matrices("matrix_norm", x, square=False)
     if ord == "fro":
-        out = Tensor(R.norm(x._data, 2.0, (x.ndim - 2, x.ndim - 1), False))
+        out = FR.norm(x, 2.0, (x.ndim - 2, x.ndim - 1), False)
     elif ord in (1, -1, math.inf, -math.inf):
         along = -2 if ord in (1, -1) else -1     # 1: max column sum, inf: max row sum
-        sums = Tensor(R.sum(E.abs(x)._data, (x.ndim + along,), False))
-        fn = R.amax if ord > 0 else R.amin
-        out = Tensor(fn(sums._data, (sums.ndim - 1,), False))
+        sums = FR.sum(E.abs(x), x.ndim + along)
+        out = (FR.amax if ord > 0 else FR.amin)(sums, sums.ndim - 1)
     elif ord in (2, -2, "nuc"):
         s = svdvals(x)
         if ord == "nuc":
-            out = Tensor(R.sum(s._data, (s.ndim - 1,), False))
+            out = FR.sum(s, s.ndim - 1)
         else:
-            fn = R.amax if ord == 2 else R.amin
-            out = Tensor(fn(s._data, (s.ndim - 1,), False))
+            out = (FR.amax if ord == 2 else FR.amin)(s, s.ndim - 1)
     else:
         raise ValueError(f"linalg.matrix_norm(): unsupported ord {ord!r}")
     return out.reshape(tuple(out.shape) + (1, 1)) if keepdims else out
