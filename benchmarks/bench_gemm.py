@@ -12,6 +12,7 @@ size, so that load from other processes hits both alike; each figure is the medi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -35,11 +36,16 @@ MLP = (
 
 
 def _time(fn: Callable[[], Any], sync: Callable[[], Any] | None, repeat: int,
-          min_time: float) -> list[float]:
-    """``repeat`` samples of seconds per call; each sample loops until ``min_time`` passed."""
+          min_time: float) -> list[tuple[float, float]]:
+    """``repeat`` samples of (wall seconds, process CPU seconds) per call.
+
+    Each sample loops until ``min_time`` passed. The CPU time counts every thread of this
+    process (PoCL's workers, OpenBLAS's threads), so work per CPU-second stays meaningful when
+    other processes compete for the cores and wall-clock rates do not.
+    """
     samples = []
     for _ in range(repeat):
-        n, start = 0, time.perf_counter()
+        n, start, cpu0 = 0, time.perf_counter(), time.process_time()
         while True:
             fn()
             n += 1
@@ -48,7 +54,7 @@ def _time(fn: Callable[[], Any], sync: Callable[[], Any] | None, repeat: int,
             elapsed = time.perf_counter() - start
             if elapsed >= min_time:
                 break
-        samples.append(elapsed / n)
+        samples.append((elapsed / n, (time.process_time() - cpu0) / n))
     return samples
 
 
@@ -88,24 +94,30 @@ def measure_case(device: Any, name: str, m: int, k: int, n: int, ta: bool, tb: b
     min_time = 0.02 if flops < 5e8 else 0.0
     impls: dict[str, Callable[[], Any]] = {"clt": lambda: mm.gemm(da, db, out=out)}
     syncs: dict[str, Any] = {"clt": device.synchronize}
+    nthreads: dict[str, int] = {"clt": 0}
     for t in threads:
-        impls[f"numpy-{t}t" if t else "numpy"] = (
-            lambda t=t: _numpy_call(a, b, host, t, threadpool_limits))
-        syncs[f"numpy-{t}t" if t else "numpy"] = None
-    for fn in impls.values():       # warm-up (kernel builds, first-launch JIT, thread pools)
-        fn()
-        fn()
+        key = f"numpy-{t}t" if t else "numpy"
+        impls[key] = lambda: np.matmul(a, b, out=host)
+        syncs[key], nthreads[key] = None, t
+    for key, fn in impls.items():   # warm-up (kernel builds, first-launch JIT, thread pools)
+        with _limit(threadpool_limits, nthreads[key]):
+            fn()
+            fn()
     device.synchronize()
-    samples: dict[str, list[float]] = {k2: [] for k2 in impls}
+    samples: dict[str, list[tuple[float, float]]] = {k2: [] for k2 in impls}
     for _ in range(repeat):       # interleaved: a burst of load hits every implementation
         for key, fn in impls.items():
-            samples[key] += _time(fn, syncs[key], 1, min_time)
+            with _limit(threadpool_limits, nthreads[key]):
+                samples[key] += _time(fn, syncs[key], 1, min_time)
     rows = []
-    for key, s in samples.items():
+    for key, smp in samples.items():
+        s = [w for w, _ in smp]
         med, best = float(np.median(s)), float(min(s))
+        cpu = float(np.median([c for _, c in smp]))
         row = {"workload": name, "shape": [m, k, n], "transposed": [ta, tb],
                "dtype": np.dtype(dtype).name, "impl": key, "gflops": flops / med / 1e9,
-               "gflops_best": flops / best / 1e9, "seconds": med, "spread": [best, max(s)]}
+               "gflops_best": flops / best / 1e9, "gflops_per_cpu_s": flops / max(cpu, 1e-9) / 1e9,
+               "cpu_per_wall": cpu / med, "seconds": med, "spread": [best, max(s)]}
         if key == "clt":
             row["max_rel_err"] = err
             if env:
@@ -114,13 +126,11 @@ def measure_case(device: Any, name: str, m: int, k: int, n: int, ta: bool, tb: b
     return rows
 
 
-def _numpy_call(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int,
-                limits: Any) -> None:
+def _limit(limits: Any, threads: int) -> Any:
+    """BLAS thread limit for a block (a no-op for clt or without threadpoolctl)."""
     if limits is None or not threads:
-        np.matmul(a, b, out=out)
-        return
-    with limits(limits=threads, user_api="blas"):
-        np.matmul(a, b, out=out)
+        return contextlib.nullcontext()
+    return limits(limits=threads, user_api="blas")
 
 
 def cases(quick: bool = False) -> list[tuple]:
@@ -151,17 +161,21 @@ def print_table(rows: list[dict[str, Any]], file: Any = sys.stdout) -> None:
         by.setdefault(r["workload"], {})[r["impl"]] = r
     impls = [i for i in ("clt", "numpy-1t", "numpy-2t", "numpy")
              if any(i in v for v in by.values())]
-    head = f"{'workload':<18}{'M x K x N':>16}" + "".join(f"{i:>12}" for i in impls)
-    print(head + f"{'clt/best':>10}{'(best-of)':>11}", file=file)
+    head = f"{'workload':<18}{'M x K x N':>16}" + "".join(f"{i:>10}" for i in impls)
+    print(head + f"{'clt/best':>9}{'best-of':>8}{'clt/cpu-s':>11}{'np1/cpu-s':>11}"
+          f"{'cpu/wall':>9}", file=file)
     for wl, d in by.items():
         m, k, n = next(iter(d.values()))["shape"]
         line = f"{wl:<18}{f'{m}x{k}x{n}':>16}"
-        line += "".join(f"{d[i]['gflops']:>12.1f}" if i in d else f"{'-':>12}" for i in impls)
+        line += "".join(f"{d[i]['gflops']:>10.1f}" if i in d else f"{'-':>10}" for i in impls)
         np_rows = [v for key, v in d.items() if key.startswith("numpy")]
         if "clt" in d and np_rows:
             ratio = d["clt"]["gflops"] / max(v["gflops"] for v in np_rows)
             ratio_best = d["clt"]["gflops_best"] / max(v["gflops_best"] for v in np_rows)
-            line += f"{ratio:>10.2f}{ratio_best:>11.2f}"
+            line += f"{ratio:>9.2f}{ratio_best:>8.2f}"
+            np1 = d.get("numpy-1t", np_rows[0])
+            line += (f"{d['clt']['gflops_per_cpu_s']:>11.1f}{np1['gflops_per_cpu_s']:>11.1f}"
+                     f"{d['clt']['cpu_per_wall']:>9.2f}")
         print(line, file=file)
 
 
@@ -189,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
                              ({"device": env["device"]} if r["impl"] == "clt" else {})),
                   flush=True)
     print(f"\ndevice: {env['device']} ({env['platform']}); GFLOP/s, median of {args.repeat} "
-          "interleaved samples; last column from each one's best sample", file=sys.stdout)
+          "interleaved samples; best-of: ratio of the best samples; */cpu-s: GFLOP per "
+          "CPU-second of the process (robust to other load); cpu/wall: clt's cores in use",
+          file=sys.stdout)
     print_table(rows)
     return 0
 
