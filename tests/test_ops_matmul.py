@@ -103,6 +103,7 @@ def test_cpu_paths_forced(device, rng, monkeypatch, orientation, pack):
     if pack:
         monkeypatch.setitem(mm.CPU_BLOCKING, "pack_a_min", 0)
         monkeypatch.setitem(mm.CPU_BLOCKING, "pack_b_min", 0)
+        monkeypatch.setitem(mm.CPU_BLOCKING, "pack_b_rows", 0)
     a, b, c = rand(rng, (29, 43)), rand(rng, (43, 37)), rand(rng, (37,))
     for da in (up(device, a), T(up(device, a.T))):
         for db in (up(device, b), T(up(device, b.T))):

@@ -79,7 +79,8 @@ CPU_BLOCKING: dict[str, int] = _Config(
     a_block_bytes=384 << 10,      # keep one work-item's rows of A (tiles*mr x K) within L2
     items_per_cu=8,               # aim for at least this many work-items per compute unit
     pack_a_min=1 << 21,           # pack A from this many elements (M * K) up
-    pack_b_min=1 << 16,           # pack a row-major B from this many elements (K * N) up
+    pack_b_min=1 << 16,           # pack a row-major B from this many elements (K * N) up,
+    pack_b_rows=288,              # ... when A has this many rows to amortise the copy over
     gemv_max=1,                   # M or N at most this: use the matrix-vector kernel
 )
 
@@ -386,7 +387,8 @@ def _cpu_choice(am: _Mat, bm: _Mat, o_sc: int, M: int, N: int, K: int, ct: DType
                         or (am.sc != 1 and am.sr != 1))
     # B is read as rows of nr-wide vectors: packed unless it already has unit column stride
     # (a narrow B with another stride is gathered by the kernel instead)
-    pack_b = K > 0 and (bm.dtype is not ct or bm.alias or K * N >= blk["pack_b_min"]
+    pack_b = K > 0 and (bm.dtype is not ct or bm.alias
+                        or (K * N >= blk["pack_b_min"] and M >= blk.get("pack_b_rows", 0))
                         or (bm.sc != 1 and N >= nr))
     padded = 2.0 * (-(-M // mr) * mr) * (-(-N // nr) * nr) * K
     moved = (M * K if pack_a else 0) + (K * N if pack_b else 0)
