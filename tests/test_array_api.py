@@ -534,6 +534,7 @@ def test_python_scalars_and_zero_d_promotion(dev):
     assert xp.add(f32, 1).dtype is xp.float32 and xp.add(1.5, f32).dtype is xp.float32
     assert xp.add(xp.empty((0,), dtype=xp.int8), 3).dtype is xp.int8
     assert xp.add(f32, xp.empty((), dtype=xp.int8)).dtype is xp.float32
+    assert xp.multiply(f32, np.float32(2)).dtype is xp.float32   # numpy scalars act as Python's
     # operators keep PyTorch's rule (a documented deviation)
     assert (f32 * f64).dtype is xp.float32
     with pytest.raises(TypeError, match="at least one array"):

@@ -1,6 +1,7 @@
 """A real array-API-aware library on clt tensors: scikit-learn with ``array_api_dispatch=True``
-fits PCA and LinearDiscriminantAnalysis on clt arrays, keeps the results on the OpenCL device,
-and matches its own numpy results.
+fits PCA and LinearDiscriminantAnalysis (and runs StandardScaler, euclidean_distances,
+LabelEncoder, r2_score) on clt arrays, keeps the results on the OpenCL device, and matches its
+own numpy results.
 
 scikit-learn checks at dispatch time that SciPy's array API support is on, which needs
 ``SCIPY_ARRAY_API=1`` before SciPy is first imported, so the demo runs in a fresh interpreter.
@@ -66,6 +67,20 @@ DEMO = textwrap.dedent("""
     assert (pred.numpy() == ref.predict(X)).all()
     np.testing.assert_allclose(proba.numpy(), ref.predict_proba(X), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(lda.coef_.numpy(), ref.coef_, rtol=1e-4, atol=1e-4)
+    # preprocessing, pairwise metrics and scores dispatch too
+    from sklearn.metrics import r2_score
+    from sklearn.metrics.pairwise import euclidean_distances
+    from sklearn.preprocessing import LabelEncoder, StandardScaler
+    with sklearn.config_context(array_api_dispatch=True):
+        Zs = StandardScaler().fit_transform(Xd)
+        D = euclidean_distances(Xd[:20], Xd)
+        labels = LabelEncoder().fit_transform(xp.asarray([3, 1, 3, 7]))
+        r2 = r2_score(Xd[:, 0], Xd[:, 0] * 0.9)
+    assert all(isinstance(t, clt.Tensor) for t in (Zs, D, labels))
+    np.testing.assert_allclose(Zs.numpy(), StandardScaler().fit_transform(X), atol=1e-5)
+    np.testing.assert_allclose(D.numpy(), euclidean_distances(X[:20], X), atol=1e-4)
+    assert labels.tolist() == [1, 0, 1, 2]
+    assert abs(float(r2) - r2_score(X[:, 0], X[:, 0] * 0.9)) < 1e-5
     print("OK", sorted(set(host_path)))
 """)
 

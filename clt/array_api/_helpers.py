@@ -4,6 +4,8 @@ from __future__ import annotations
 import operator
 from typing import Any, Sequence
 
+import numpy as np
+
 from clt import dtypes as D
 from clt.backend.device import Device, device as select_device
 from clt.errors import ShapeError
@@ -96,11 +98,14 @@ def operands(fn: str, *xs: Any) -> tuple[Any, ...]:
 
 
 def check_scalars(fn: str, *xs: Any) -> None:
-    """Refuse operands that are neither arrays nor real Python scalars (complex, strings...)."""
+    """Refuse operands that are neither arrays nor real scalars (complex, strings...); numpy's
+    real scalars pass, as Python's do."""
     for x in xs:
         if isinstance(x, (Tensor, bool, int, float)):
             continue
-        if isinstance(x, complex):
+        if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+            continue
+        if isinstance(x, complex) or isinstance(x, np.generic) and x.dtype.kind == "c":
             raise TypeError(f"{fn}(): complex numbers are not supported (clt has no complex "
                             "dtypes)")
         raise TypeError(f"{fn}(): expected arrays or Python scalars, got {type(x).__name__}")
