@@ -355,3 +355,19 @@ def test_state_dict_round_trip_and_update_with_new_scale(device):
 def test_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         GradScaler(**kw)
+
+
+def test_autocast_reaches_conv_softmax_losses_and_norms(fp16_device):
+    import clt.nn.functional as F
+
+    dev = fp16_device
+    x = clt.randn(2, 3, 8, 8, device=dev)
+    w = clt.randn(4, 3, 3, 3, device=dev)
+    with clt.autocast(dev):
+        y = F.conv2d(x, w, padding=1)
+        assert y.dtype == clt.float16                      # lower-precision op
+        assert clt.softmax(y, dim=1).dtype == clt.float32  # float32 op casts float16 up
+        assert F.layer_norm(y, (8,)).dtype == clt.float32
+        logits = y.flatten(1)[:, :5]
+        loss = F.cross_entropy(logits, clt.tensor([1, 3], device=dev))
+        assert loss.dtype == clt.float32

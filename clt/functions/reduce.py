@@ -356,6 +356,12 @@ class _Softmax(Function):
         return to_dtype(gx, ctx.in_dtype), None, None, None
 
 
+def _amp(category: str, *args: Any) -> tuple:
+    from clt.amp import autocast_args   # amp sits above this layer: import at call time
+
+    return autocast_args(category, *args)
+
+
 def _softmax_dim(input: Tensor, dim: Any) -> int:
     if dim is None:
         # PyTorch's legacy implicit dim: 0 for 0/1/3-d inputs, else 1
@@ -366,6 +372,7 @@ def _softmax_dim(input: Tensor, dim: Any) -> int:
 @tensor_method("softmax")
 def softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (stable: the max is subtracted first)."""
+    (input,) = _amp("softmax", input)
     d = _softmax_dim(input, dim)
     if needs_grad(input):
         return _Softmax.apply(input, d, dtype, False)
@@ -375,6 +382,7 @@ def softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
 @tensor_method("log_softmax")
 def log_softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``."""
+    (input,) = _amp("log_softmax", input)
     d = _softmax_dim(input, dim)
     if needs_grad(input):
         return _Softmax.apply(input, d, dtype, True)

@@ -106,6 +106,9 @@ def _batched(fn: str, input: Tensor, nd: int) -> tuple[Tensor, bool]:
 
 def _conv(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
           padding: Any, dilation: Any, groups: int) -> Tensor:
+    from clt.amp import autocast_args
+
+    input, weight, bias = autocast_args(fn, input, weight, bias)
     check_operands(fn, input, weight, bias)
     if weight.ndim != nd + 2:
         raise ShapeError(f"{fn}(): weight must be {nd + 2}-D (out_channels, in_channels/groups"
@@ -188,6 +191,9 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 def _conv_transpose(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Tensor | None,
                     stride: Any, padding: Any, output_padding: Any, groups: int, dilation: Any
                     ) -> Tensor:
+    from clt.amp import autocast_args
+
+    input, weight, bias = autocast_args(fn, input, weight, bias)
     check_operands(fn, input, weight, bias)
     if weight.ndim != nd + 2:
         raise ShapeError(f"{fn}(): weight must be {nd + 2}-D (in_channels, out_channels/groups"

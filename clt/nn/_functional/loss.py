@@ -32,6 +32,7 @@ from clt.ops import loss as L
 from clt.ops import reduce as R
 from clt.ops.array import Array
 from clt.tensor import Tensor
+from clt.amp import autocast_args
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -307,6 +308,7 @@ def _check_pair(fn: str, input: Any, target: Any, warn: bool = True) -> None:
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     """Mean squared error ``(input - target)^2`` (optionally times an elementwise weight)."""
+    input, target = autocast_args("mse_loss", input, target)
     _check_reduction(reduction)
     _check_pair("mse_loss", input, target)
     return _pointwise("mse", input, target, reduction, weight=weight)
@@ -636,6 +638,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
     Computed fused: one kernel for log-softmax + NLL + smoothing, one for the whole gradient.
     """
+    input, weight = autocast_args("cross_entropy", input, weight)
     if size_average is not None or reduce is not None:
         raise TypeError("cross_entropy(): size_average and reduce are deprecated; use reduction=")
     fn = "cross_entropy"
@@ -671,6 +674,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     Shapes as :func:`cross_entropy` with index targets; 'mean' divides by the sum of the
     targets' class weights.
     """
+    input, weight = autocast_args("nll_loss", input, weight)
     if size_average is not None or reduce is not None:
         raise TypeError("nll_loss(): size_average and reduce are deprecated; use reduction=")
     fn = "nll_loss"

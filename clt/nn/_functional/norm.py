@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from clt.errors import DeviceError, DTypeError, ShapeError
 from clt.functions import conv as C
 from clt.tensor import Tensor
+from clt.amp import autocast_args
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
@@ -62,6 +63,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         ShapeError: fewer than 2 dims, parameter/statistics sizes that differ from C, or a
             single value per channel in training.
     """
+    input, weight, bias = autocast_args("batch_norm", input, weight, bias)
     _check("batch_norm", input, running_mean=running_mean, running_var=running_var,
            weight=weight, bias=bias)
     if input.ndim < 2:
@@ -95,6 +97,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int,
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` dims, then ``* weight + bias``
     (each of ``normalized_shape``)."""
+    input, weight, bias = autocast_args("layer_norm", input, weight, bias)
     _check("layer_norm", input, weight=weight, bias=bias)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
         int(s) for s in normalized_shape)
@@ -116,6 +119,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise (N, C, *) over each group of C / num_groups channels (and all positions),
     then apply a per-channel ``weight`` and ``bias``."""
+    input, weight, bias = autocast_args("group_norm", input, weight, bias)
     _check("group_norm", input, weight=weight, bias=bias)
     if input.ndim < 2:
         raise ShapeError(f"group_norm: expected input with at least 2 dims (N, C, *), got "
