@@ -66,3 +66,11 @@ def test_trainer_under_mpi_writes_on_rank0_only(tmp_path):
     assert all(r["ddp"] == "DistributedDataParallel" for r in rows)
     assert all(len(r["loss"]) == 2 for r in rows)
     assert (tmp_path / "ck" / "last.ckpt").exists()
+
+
+def test_dead_rank_ends_the_job(tmp_path):
+    start = time.monotonic()
+    proc = launch(2, "die", tmp_path / "x", timeout_s=5, limit=120)
+    assert proc.returncode != 0
+    assert "rank 0 finished" not in proc.stdout      # rank 0 never got past the barrier
+    assert time.monotonic() - start < 60

@@ -59,4 +59,9 @@ if mode == "trainer":
     hist = tr.fit(loader, epochs=2)
     print(json.dumps({"rank": rank, "loss": hist["loss"], "ddp": type(tr.model).__name__,
                       "files": sorted(os.listdir(ck)) if os.path.isdir(ck) else []}))
+if mode == "die":
+    if rank == 1:
+        import os
+        os._exit(3)                    # a rank that dies without a word
+    dist.barrier()
 print(f"rank {rank} finished", flush=True)
