@@ -162,7 +162,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     Args:
         weight: (out_channels, in_channels / groups, kH, kW).
         bias: optional (out_channels,).
-        stride, dilation: int or (sH, sW).
+        stride: int or (sH, sW).
+        dilation: int or (dH, dW).
         padding: int, (pH, pW), ``"valid"`` or ``"same"`` (stride 1; asymmetric for even
             kernels, extra padding at the bottom/right, as PyTorch).
         groups: split input and output channels into this many groups (``groups ==

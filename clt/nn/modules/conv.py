@@ -133,8 +133,11 @@ class Conv2d(_ConvNd):
     """2-D convolution over (N, C_in, H, W) or (C_in, H, W) inputs.
 
     Args:
-        in_channels, out_channels: channel counts (both divisible by ``groups``).
-        kernel_size, stride, dilation: int or (h, w).
+        in_channels: input channels (divisible by ``groups``).
+        out_channels: output channels (divisible by ``groups``).
+        kernel_size: int or (h, w).
+        stride: int or (h, w).
+        dilation: int or (h, w).
         padding: int, (h, w), ``"valid"`` or ``"same"`` (stride 1).
         groups: channel groups (``groups == in_channels``: depthwise).
         bias: learnable bias (default True).

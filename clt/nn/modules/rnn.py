@@ -30,7 +30,8 @@ class RNNBase(Module):
 
     Args:
         mode: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU".
-        input_size, hidden_size: feature sizes.
+        input_size: features per input step.
+        hidden_size: features of the hidden state.
         num_layers: stacked layers (layer k > 0 reads layer k - 1's output).
         bias: learn b_ih and b_hh.
         batch_first: input and output are (N, L, features) instead of (L, N, features).
