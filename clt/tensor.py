@@ -21,6 +21,11 @@ class Size(tuple):
     """A tensor shape: a tuple of ints with ``numel()``, as ``torch.Size``."""
 
     def numel(self) -> int:
+        """The number of elements a tensor of this shape holds (1 for ``()``).
+
+        Returns:
+            The product of the dims.
+        """
         n = 1
         for s in self:
             n *= s
@@ -59,6 +64,7 @@ class Tensor:
     # -- metadata -------------------------------------------------------------------------------
     @property
     def shape(self) -> Size:
+        """The shape as a :class:`Size`."""
         return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Size | int:
@@ -78,47 +84,83 @@ class Tensor:
         return self._data.strides[normalize_dim(dim, self.ndim)]
 
     def storage_offset(self) -> int:
+        """The offset of the first element into the storage, in elements.
+
+        Returns:
+            The offset.
+        """
         return self._data.offset
 
     @property
     def dtype(self) -> D.DType:
+        """The element type."""
         return self._data.dtype
 
     @property
     def device(self) -> Device:
+        """The OpenCL device that holds the storage."""
         return self._data.device
 
     @property
     def ndim(self) -> int:
+        """The number of dims."""
         return len(self._data.shape)
 
     def dim(self) -> int:
+        """The number of dims (same as :attr:`ndim`).
+
+        Returns:
+            The number of dims.
+        """
         return len(self._data.shape)
 
     def numel(self) -> int:
+        """The number of elements (also available as ``nelement``).
+
+        Returns:
+            The product of the shape.
+        """
         return self._data.numel
 
     nelement = numel
 
     @property
     def itemsize(self) -> int:
+        """Bytes per element."""
         return self._data.dtype.itemsize
 
     def element_size(self) -> int:
+        """Bytes per element.
+
+        Returns:
+            The dtype's item size.
+        """
         return self._data.dtype.itemsize
 
     @property
     def nbytes(self) -> int:
+        """Bytes the elements of this view occupy (``numel() * itemsize``)."""
         return self._data.nbytes
 
     def is_contiguous(self) -> bool:
+        """Whether the elements are laid out row-major with no gaps.
+
+        Returns:
+            True for a C-contiguous view.
+        """
         return self._data.is_contiguous()
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point type.
+
+        Returns:
+            True for float16/float32/float64 (and other floating dtypes).
+        """
         return self._data.dtype.is_floating_point
 
     @property
     def is_leaf(self) -> bool:
+        """True when the tensor was not produced by a recorded op (``grad_fn`` is None)."""
         return self.grad_fn is None
 
     @property
@@ -152,6 +194,11 @@ class Tensor:
         return transfer.to_numpy(self._data).reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as nested Python lists (waits for the device).
+
+        Returns:
+            A nested list, or a Python scalar for a 0-d tensor.
+        """
         return transfer.to_numpy(self._data).tolist()
 
     def __float__(self) -> float:
@@ -215,16 +262,23 @@ class Tensor:
         return Tensor(self._data)
 
     def detach_(self) -> "Tensor":
+        """Cut this tensor out of the autograd graph in place.
+
+        Returns:
+            This tensor, with ``grad_fn`` cleared and ``requires_grad`` False.
+        """
         self.grad_fn = None
         self.requires_grad = False
         return self
 
     @property
     def data(self) -> "Tensor":
+        """A tensor sharing this storage with no autograd history; assigning swaps the storage."""
         return Tensor(self._data)
 
     @data.setter
     def data(self, value: "Tensor") -> None:
+        """A tensor sharing this storage with no autograd history; assigning swaps the storage."""
         self._data = value._data
 
     def retain_grad(self) -> None:
@@ -235,6 +289,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether :meth:`retain_grad` was called on this non-leaf tensor."""
         return self._retains_grad
 
 
@@ -248,8 +303,26 @@ def tensor_method(*names: str) -> Callable[[Callable], Callable]:
 
 
 def wrap(data: Array, requires_grad: bool = False) -> Tensor:
+    """Wrap a device array in a new :class:`Tensor`.
+
+    Args:
+        data: The device array.
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     return Tensor(data, requires_grad)
 
 
 def same_device_copy(t: Tensor, dtype: D.DType) -> Array:
+    """Copy a tensor's array to a new array of ``dtype`` on the same device.
+
+    Args:
+        t: The source tensor.
+        dtype: The dtype of the copy.
+
+    Returns:
+        A new device array (no autograd).
+    """
     return ew.cast(t._data, dtype)

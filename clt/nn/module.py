@@ -54,6 +54,18 @@ class Module:
         object.__setattr__(self, "training", True)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Compute the module's output; subclasses must override this.
+
+        Args:
+            *args: Positional inputs.
+            **kwargs: Keyword inputs.
+
+        Returns:
+            The output of the subclass's computation.
+
+        Raises:
+            NotImplementedError: If the subclass does not define ``forward``.
+        """
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
                                   "\"forward\" function")
 
@@ -137,6 +149,15 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: "Module | None") -> None:
+        """Register a child module under ``name`` (also available as ``register_module``).
+
+        Args:
+            name: The attribute name of the child.
+            module: The child module, or None to reserve the name.
+
+        Raises:
+            TypeError: If ``module`` is neither None nor a Module.
+        """
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._modules[name] = module
@@ -144,6 +165,17 @@ class Module:
     register_module = add_module
 
     def get_submodule(self, target: str) -> "Module":
+        """Look up a descendant module by dotted path.
+
+        Args:
+            target: A dotted path such as ``"layer1.0.conv1"``; ``""`` returns self.
+
+        Returns:
+            The submodule.
+
+        Raises:
+            AttributeError: If a part of the path is not a child module.
+        """
         mod: Module = self
         for part in target.split(".") if target else []:
             if part not in mod._modules:
@@ -152,12 +184,33 @@ class Module:
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
+        """Look up a parameter by dotted path.
+
+        Args:
+            target: A dotted path such as ``"layer1.0.conv1.weight"``.
+
+        Returns:
+            The parameter.
+
+        Raises:
+            AttributeError: If a module on the path or the attribute does not exist.
+        """
         mod_path, _, name = target.rpartition(".")
         return getattr(self.get_submodule(mod_path), name)
 
     # -- iteration ----------------------------------------------------------------------------
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """Iterate over this module and all descendants, depth first, with dotted names.
+
+        Args:
+            memo: Ids of modules already yielded (used by the recursion).
+            prefix: Name prefix for this module.
+            remove_duplicate: Whether a module reachable by several paths is yielded once.
+
+        Returns:
+            An iterator of ``(name, module)`` pairs, self first under ``prefix``.
+        """
         memo = set() if memo is None else memo
         if remove_duplicate and id(self) in memo:
             return
@@ -169,10 +222,20 @@ class Module:
                                              remove_duplicate)
 
     def modules(self) -> Iterator["Module"]:
+        """Iterate over this module and all descendants, each once.
+
+        Returns:
+            An iterator of modules, self first.
+        """
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """Iterate over the direct children, each once.
+
+        Returns:
+            An iterator of ``(name, module)`` pairs.
+        """
         seen = set()
         for name, mod in self._modules.items():
             if mod is not None and id(mod) not in seen:
@@ -180,6 +243,11 @@ class Module:
                 yield name, mod
 
     def children(self) -> Iterator["Module"]:
+        """Iterate over the direct children, each once.
+
+        Returns:
+            An iterator of modules.
+        """
         for _, m in self.named_children():
             yield m
 
@@ -201,20 +269,57 @@ class Module:
                                    remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Iterate over parameters, shared parameters once.
+
+        Args:
+            recurse: Whether to include the parameters of descendants.
+
+        Returns:
+            An iterator of parameters.
+        """
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Iterate over buffers with dotted names, shared buffers once.
+
+        Args:
+            prefix: Name prefix for this module's buffers.
+            recurse: Whether to include the buffers of descendants.
+            remove_duplicate: Whether a buffer reachable by several names is yielded once.
+
+        Returns:
+            An iterator of ``(name, tensor)`` pairs.
+        """
         return self._named_members(lambda m: m._buffers.items(), prefix, recurse,
                                    remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Iterate over buffers, shared buffers once.
+
+        Args:
+            recurse: Whether to include the buffers of descendants.
+
+        Returns:
+            An iterator of tensors.
+        """
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     # -- modes and grads -------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
+        """Set training mode on this module and all descendants.
+
+        Args:
+            mode: True for training, False for evaluation.
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: If ``mode`` is not a bool.
+        """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         for m in self.modules():
@@ -222,9 +327,22 @@ class Module:
         return self
 
     def eval(self) -> "Module":
+        """Set evaluation mode (``train(False)``) on this module and all descendants.
+
+        Returns:
+            self.
+        """
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` on every parameter.
+
+        Args:
+            requires_grad: The new flag.
+
+        Returns:
+            self.
+        """
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -284,12 +402,27 @@ class Module:
         return self._apply_tensors(convert)
 
     def float(self) -> "Module":
+        """Cast floating-point parameters and buffers to float32.
+
+        Returns:
+            self.
+        """
         return self.to(D.float32)
 
     def double(self) -> "Module":
+        """Cast floating-point parameters and buffers to float64.
+
+        Returns:
+            self.
+        """
         return self.to(D.float64)
 
     def half(self) -> "Module":
+        """Cast floating-point parameters and buffers to float16.
+
+        Returns:
+            self.
+        """
         return self.to(D.float16)
 
     # -- hooks -------------------------------------------------------------------------------
@@ -396,6 +529,14 @@ class Module:
                       | set(self._modules))
 
     def num_parameters(self, trainable_only: bool = False) -> int:
+        """Count parameter elements.
+
+        Args:
+            trainable_only: Whether to count only parameters with ``requires_grad``.
+
+        Returns:
+            The total number of elements.
+        """
         return sum(p.numel() for p in self.parameters()
                    if p.requires_grad or not trainable_only)
 
@@ -415,13 +556,48 @@ class ModuleWrapper(Module):
     module: Module
 
     def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped module's state dict.
+
+        Args:
+            *args: Passed to ``self.module.state_dict``.
+            **kwargs: Passed to ``self.module.state_dict``.
+
+        Returns:
+            The wrapped module's state dict, with its own (unprefixed) names.
+        """
         return self.module.state_dict(*args, **kwargs)
 
     def load_state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """Load a state dict into the wrapped module.
+
+        Args:
+            *args: Passed to ``self.module.load_state_dict``.
+            **kwargs: Passed to ``self.module.load_state_dict``.
+
+        Returns:
+            What the wrapped module's ``load_state_dict`` returns.
+        """
         return self.module.load_state_dict(*args, **kwargs)
 
     def parameters(self, recurse: bool = True) -> Any:
+        """The wrapped module's parameters.
+
+        Args:
+            recurse: Whether to include the parameters of descendants.
+
+        Returns:
+            An iterator of parameters.
+        """
         return self.module.parameters(recurse)
 
     def named_parameters(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped module's named parameters.
+
+        Args:
+            *args: Passed to ``self.module.named_parameters``.
+            **kwargs: Passed to ``self.module.named_parameters``.
+
+        Returns:
+            An iterator of ``(name, parameter)`` pairs.
+        """
         return self.module.named_parameters(*args, **kwargs)
