@@ -30,9 +30,15 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.relu`` to the input with this module's settings."""
         return F.relu(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return _inplace_repr(self.inplace)
 
 
@@ -44,9 +50,15 @@ class ReLU6(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.relu6`` to the input with this module's settings."""
         return F.relu6(input, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return _inplace_repr(self.inplace)
 
 
@@ -59,9 +71,15 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.leaky_relu`` to the input with this module's settings."""
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
                                                           else "")
 
@@ -75,9 +93,15 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.elu`` to the input with this module's settings."""
         return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
@@ -90,9 +114,15 @@ class CELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.celu`` to the input with this module's settings."""
         return F.celu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
@@ -104,9 +134,15 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.selu`` to the input with this module's settings."""
         return F.selu(input, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return _inplace_repr(self.inplace)
 
 
@@ -121,9 +157,15 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.gelu`` to the input with this module's settings."""
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"approximate={self.approximate!r}"
 
 
@@ -135,9 +177,15 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.silu`` to the input with this module's settings."""
         return F.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return _inplace_repr(self.inplace)
 
 
@@ -149,9 +197,15 @@ class Mish(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.mish`` to the input with this module's settings."""
         return F.mish(input, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return _inplace_repr(self.inplace)
 
 
@@ -159,6 +213,7 @@ class Sigmoid(Module):
     """``1 / (1 + exp(-x))``."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.sigmoid`` to the input with this module's settings."""
         return F.sigmoid(input)
 
 
@@ -166,6 +221,7 @@ class Tanh(Module):
     """Hyperbolic tangent."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.tanh`` to the input with this module's settings."""
         return F.tanh(input)
 
 
@@ -181,9 +237,15 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.hardtanh`` to the input with this module's settings."""
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"min_val={self.min_val}, max_val={self.max_val}" + (
             ", inplace=True" if self.inplace else "")
 
@@ -196,6 +258,7 @@ class Hardsigmoid(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.hardsigmoid`` to the input with this module's settings."""
         return F.hardsigmoid(input, self.inplace)
 
 
@@ -207,6 +270,7 @@ class Hardswish(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.hardswish`` to the input with this module's settings."""
         return F.hardswish(input, self.inplace)
 
 
@@ -218,9 +282,15 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.softplus`` to the input with this module's settings."""
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
@@ -228,6 +298,7 @@ class Softsign(Module):
     """``x / (1 + |x|)``."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.softsign`` to the input with this module's settings."""
         return F.softsign(input)
 
 
@@ -235,6 +306,7 @@ class Tanhshrink(Module):
     """``x - tanh(x)``."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.tanhshrink`` to the input with this module's settings."""
         return F.tanhshrink(input)
 
 
@@ -246,9 +318,15 @@ class Softshrink(Module):
         self.lambd = lambd
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.softshrink`` to the input with this module's settings."""
         return F.softshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return str(self.lambd)
 
 
@@ -260,9 +338,15 @@ class Hardshrink(Module):
         self.lambd = lambd
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.hardshrink`` to the input with this module's settings."""
         return F.hardshrink(input, self.lambd)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return str(self.lambd)
 
 
@@ -274,9 +358,15 @@ class Threshold(Module):
         self.threshold, self.value, self.inplace = threshold, value, inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.threshold`` to the input with this module's settings."""
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"threshold={self.threshold}, value={self.value}" + (
             ", inplace=True" if self.inplace else "")
 
@@ -285,6 +375,7 @@ class LogSigmoid(Module):
     """``log(sigmoid(x))``."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.logsigmoid`` to the input with this module's settings."""
         return F.logsigmoid(input)
 
 
@@ -304,14 +395,21 @@ class PReLU(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Fill the slope weight with the ``init`` value given to the constructor."""
         from clt.nn import init
 
         init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.prelu`` to the input with this module's settings."""
         return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"num_parameters={self.num_parameters}"
 
 
@@ -326,9 +424,15 @@ class RReLU(Module):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.rrelu`` to the input with this module's settings."""
         return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"lower={self.lower}, upper={self.upper}" + (
             ", inplace=True" if self.inplace else "")
 
@@ -341,9 +445,15 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.glu`` to the input with this module's settings."""
         return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"dim={self.dim}"
 
 
@@ -355,9 +465,15 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.softmax`` to the input with this module's settings."""
         return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"dim={self.dim}"
 
 
@@ -369,9 +485,15 @@ class Softmin(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.softmin`` to the input with this module's settings."""
         return F.softmin(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"dim={self.dim}"
 
 
@@ -383,9 +505,15 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.log_softmax`` to the input with this module's settings."""
         return F.log_softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"dim={self.dim}"
 
 
@@ -393,6 +521,7 @@ class Softmax2d(Module):
     """Softmax over the channels of (N, C, H, W) or (C, H, W) input."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Softmax over the channel dim (-3) of a 3-D or 4-D input; other ranks raise ShapeError."""
         if input.ndim not in (3, 4):
             from clt.errors import ShapeError
 

@@ -37,6 +37,15 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Register a child module, checking that it is a Module.
+
+        Args:
+            name: The child's name.
+            module: The child module, or None.
+
+        Raises:
+            TypeError: If ``module`` is neither None nor a Module.
+        """
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"Sequential: {type(module).__name__} is not a Module subclass")
         super().add_module(name, module)
@@ -97,16 +106,33 @@ class Sequential(Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> "Sequential":
+        """Append each module of an iterable.
+
+        Args:
+            modules: The modules to append.
+
+        Returns:
+            self.
+        """
         for m in modules:
             self.append(m)
         return self
 
     def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``.
+
+        Args:
+            index: Position of the module; negative counts from the end.
+
+        Returns:
+            The removed module.
+        """
         module = self[index]
         del self[index]
         return module
 
     def forward(self, input: Any) -> Any:
+        """Feed the input through each module in order and return the last output."""
         for module in self._modules.values():
             input = module(input)
         return input
@@ -151,10 +177,29 @@ class ModuleList(Module):
         return ModuleList([*self, *other])
 
     def append(self, module: Module) -> "ModuleList":
+        """Add a module at the end.
+
+        Args:
+            module: The module to add.
+
+        Returns:
+            self.
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        """Append each module of an iterable.
+
+        Args:
+            modules: The modules to append.
+
+        Returns:
+            self.
+
+        Raises:
+            TypeError: If ``modules`` is a Module, a Tensor or not iterable.
+        """
         if isinstance(modules, (Module, Tensor)) or not hasattr(modules, "__iter__"):
             raise TypeError("ModuleList.extend should be called with an iterable, but got "
                             + type(modules).__name__)
@@ -163,6 +208,12 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert a module before ``index`` and renumber the entries.
+
+        Args:
+            index: The position, as ``list.insert``.
+            module: The module to insert.
+        """
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._modules.clear()
@@ -170,11 +221,20 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
     def pop(self, index: int = -1) -> Module:
+        """Remove and return the module at ``index``.
+
+        Args:
+            index: Position of the module; negative counts from the end.
+
+        Returns:
+            The removed module.
+        """
         module = self[index]
         del self[index]
         return module
 
     def forward(self, *args: Any) -> Any:
+        """Not supported: always raises NotImplementedError (iterate over the modules instead)."""
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")
 
 
@@ -205,21 +265,56 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Remove all modules."""
         self._modules.clear()
 
     def pop(self, key: str) -> Module:
+        """Remove and return the module under ``key``.
+
+        Args:
+            key: The name of the module.
+
+        Returns:
+            The removed module.
+
+        Raises:
+            KeyError: If ``key`` is absent.
+        """
         return self._modules.pop(key)
 
     def keys(self) -> Iterable[str]:
+        """The module names, in insertion order.
+
+        Returns:
+            A keys view.
+        """
         return self._modules.keys()
 
     def items(self) -> Iterable[tuple[str, Module]]:
+        """The ``(name, module)`` pairs, in insertion order.
+
+        Returns:
+            An items view.
+        """
         return self._modules.items()
 
     def values(self) -> Iterable[Module]:
+        """The modules, in insertion order.
+
+        Returns:
+            A values view.
+        """
         return self._modules.values()
 
     def update(self, modules: Mapping[str, Module] | Iterable) -> None:
+        """Add or replace modules from a mapping or an iterable of ``(key, module)`` pairs.
+
+        Args:
+            modules: A mapping, a ModuleDict, or an iterable of pairs.
+
+        Raises:
+            ValueError: If an element of the iterable is not a 2-item tuple or list.
+        """
         pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
         for j, kv in enumerate(pairs):
             if not isinstance(kv, (tuple, list)) or len(kv) != 2:
@@ -228,6 +323,7 @@ class ModuleDict(Module):
             self[kv[0]] = kv[1]
 
     def forward(self, *args: Any) -> Any:
+        """Not supported: always raises NotImplementedError (index the dict by key instead)."""
         raise NotImplementedError("ModuleDict has no forward(); index it by key")
 
 
@@ -264,6 +360,14 @@ class ParameterList(Module):
         return self.extend(values)
 
     def append(self, value: Any) -> "ParameterList":
+        """Add a value at the end; tensors are wrapped as Parameters.
+
+        Args:
+            value: A Parameter, a tensor, or any other object.
+
+        Returns:
+            self.
+        """
         object.__setattr__(self, "_size", self._size + 1)
         name = str(self._size - 1)
         value = _as_parameter(value)
@@ -274,6 +378,17 @@ class ParameterList(Module):
         return self
 
     def extend(self, values: Iterable[Any]) -> "ParameterList":
+        """Append each value of an iterable.
+
+        Args:
+            values: The values to append.
+
+        Returns:
+            self.
+
+        Raises:
+            TypeError: If ``values`` is a Tensor or not iterable.
+        """
         if isinstance(values, Tensor) or not hasattr(values, "__iter__"):
             raise TypeError("ParameterList.extend should be called with an iterable, but got "
                             + type(values).__name__)
@@ -282,6 +397,11 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
+        """One line per entry with its dtype and size.
+
+        Returns:
+            The entries, newline-separated.
+        """
         lines = []
         for i, p in enumerate(self):
             if isinstance(p, Tensor):
@@ -292,6 +412,7 @@ class ParameterList(Module):
         return "\n".join(lines)
 
     def forward(self, *args: Any) -> Any:
+        """Not supported: always raises NotImplementedError."""
         raise NotImplementedError("ParameterList has no forward()")
 
 
@@ -331,27 +452,68 @@ class ParameterDict(Module):
         return key in self._keys
 
     def keys(self) -> Iterable[str]:
+        """The keys, in insertion order.
+
+        Returns:
+            A keys view.
+        """
         return self._keys.keys()
 
     def items(self) -> Iterable[tuple[str, Any]]:
+        """The ``(key, value)`` pairs, in insertion order.
+
+        Returns:
+            A generator of pairs.
+        """
         return ((k, self[k]) for k in self._keys)
 
     def values(self) -> Iterable[Any]:
+        """The values, in insertion order.
+
+        Returns:
+            A generator of values.
+        """
         return (self[k] for k in self._keys)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``.
+
+        Args:
+            key: The key.
+            default: Returned when ``key`` is absent.
+
+        Returns:
+            The value or ``default``.
+        """
         return self[key] if key in self else default
 
     def pop(self, key: str) -> Any:
+        """Remove and return the value under ``key``.
+
+        Args:
+            key: The key.
+
+        Returns:
+            The removed value.
+        """
         v = self[key]
         del self[key]
         return v
 
     def clear(self) -> None:
+        """Remove all entries."""
         for k in list(self._keys):
             del self[k]
 
     def update(self, parameters: Mapping[str, Any] | Iterable) -> None:
+        """Add or replace entries from a mapping or an iterable of ``(key, value)`` pairs.
+
+        Args:
+            parameters: A mapping, a ParameterDict, or an iterable of pairs.
+
+        Raises:
+            ValueError: If an element of the iterable is not a 2-item tuple or list.
+        """
         pairs = parameters.items() if isinstance(parameters, (Mapping, ParameterDict)) \
             else parameters
         for j, kv in enumerate(pairs):
@@ -361,6 +523,11 @@ class ParameterDict(Module):
             self[kv[0]] = kv[1]
 
     def extra_repr(self) -> str:
+        """One line per entry with its dtype and size.
+
+        Returns:
+            The entries, newline-separated.
+        """
         lines = []
         for k, p in self.items():
             if isinstance(p, Tensor):
@@ -371,4 +538,5 @@ class ParameterDict(Module):
         return "\n".join(lines)
 
     def forward(self, *args: Any) -> Any:
+        """Not supported: always raises NotImplementedError."""
         raise NotImplementedError("ParameterDict has no forward()")

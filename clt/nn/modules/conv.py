@@ -158,6 +158,7 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.conv2d`` with this layer's weight, bias and settings (non-zero padding modes pad first)."""
         x, padding = self._padded(input)
         return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
@@ -175,6 +176,7 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.conv1d`` with this layer's weight, bias and settings (non-zero padding modes pad first)."""
         x, padding = self._padded(input)
         return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
@@ -235,6 +237,7 @@ class ConvTranspose2d(_ConvTransposeNd):
                          output_padding, groups, bias, dilation, padding_mode, device, dtype)
 
     def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        """Apply ``F.conv_transpose2d``; ``output_size`` (optional) picks the output padding."""
         op = self._output_padding(input, output_size)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op,
                                   self.groups, self.dilation)
@@ -253,6 +256,7 @@ class ConvTranspose1d(_ConvTransposeNd):
                          output_padding, groups, bias, dilation, padding_mode, device, dtype)
 
     def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
+        """Apply ``F.conv_transpose1d``; ``output_size`` (optional) picks the output padding."""
         op = self._output_padding(input, output_size)
         return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, op,
                                   self.groups, self.dilation)

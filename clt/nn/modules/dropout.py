@@ -28,6 +28,7 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.dropout`` to the input with this module's settings."""
         return F.dropout(input, self.p, self.training, self.inplace)
 
 
@@ -35,6 +36,7 @@ class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) / (C, L) input."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.dropout1d`` to the input with this module's settings."""
         return F.dropout1d(input, self.p, self.training, self.inplace)
 
 
@@ -42,6 +44,7 @@ class Dropout2d(_DropoutNd):
     """Zero whole channels of (N, C, H, W) / (C, H, W) input."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.dropout2d`` to the input with this module's settings."""
         return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
@@ -49,6 +52,7 @@ class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) / (C, D, H, W) input."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.dropout3d`` to the input with this module's settings."""
         return F.dropout3d(input, self.p, self.training, self.inplace)
 
 
@@ -56,6 +60,7 @@ class AlphaDropout(_DropoutNd):
     """Alpha dropout (for SELU networks)."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.alpha_dropout`` to the input with this module's settings."""
         return F.alpha_dropout(input, self.p, self.training)
 
 
@@ -63,4 +68,5 @@ class FeatureAlphaDropout(_DropoutNd):
     """Alpha dropout of whole channels."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.feature_alpha_dropout`` to the input with this module's settings."""
         return F.feature_alpha_dropout(input, self.p, self.training)

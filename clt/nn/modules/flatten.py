@@ -21,9 +21,15 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input: Tensor) -> Tensor:
+        """Flatten dims ``start_dim`` to ``end_dim`` of the input into one."""
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
@@ -46,7 +52,13 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Expand dim ``dim`` of the input into ``unflattened_size``."""
         return input.unflatten(self.dim, self.unflattened_size)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -30,6 +30,7 @@ class Identity(Module):
         super().__init__()
 
     def forward(self, input: Any) -> Any:
+        """Return the input unchanged."""
         return input
 
 
@@ -59,6 +60,7 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         # kaiming_uniform_ with a=sqrt(5) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)); see
         # https://github.com/pytorch/pytorch/issues/57109 for why PyTorch keeps it
+        """Re-initialize: weight from kaiming_uniform_(a=sqrt(5)), bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -66,6 +68,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
+        """Compute ``input @ weight.T + bias``; raises ShapeError if the last dim is not ``in_features``."""
         if not isinstance(input, Tensor):
             raise TypeError(f"Linear: expected a Tensor input, got {type(input).__name__}")
         if input.ndim == 0 or input.shape[-1] != self.in_features:
@@ -75,6 +78,11 @@ class Linear(Module):
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
@@ -104,12 +112,14 @@ class Bilinear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Re-initialize weight and bias from U(-1/sqrt(in1_features), 1/sqrt(in1_features))."""
         bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] else 0
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        """Compute ``input1^T A input2 + b``; raises ShapeError if a last dim does not match."""
         for name, x, n in (("input1", input1, self.in1_features),
                            ("input2", input2, self.in2_features)):
             if not isinstance(x, Tensor):
@@ -120,5 +130,10 @@ class Bilinear(Module):
         return F.bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")

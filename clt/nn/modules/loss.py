@@ -49,6 +49,7 @@ class L1Loss(_Loss):
     """Mean absolute error. Shape: input (*), target (*) the same; output scalar or (*)."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.l1_loss`` to the input with this module's settings."""
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
@@ -56,6 +57,7 @@ class MSELoss(_Loss):
     """Mean squared error. Shape: input (*), target (*) the same; output scalar or (*)."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.mse_loss`` to the input with this module's settings."""
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
@@ -70,6 +72,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.smooth_l1_loss`` to the input with this module's settings."""
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
@@ -83,6 +86,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.huber_loss`` to the input with this module's settings."""
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
@@ -106,6 +110,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.cross_entropy`` to the input with this module's settings."""
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
@@ -119,6 +124,7 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.nll_loss`` to the input with this module's settings."""
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
 
@@ -127,6 +133,7 @@ class BCELoss(_WeightedLoss):
     """Binary cross entropy of probabilities (logs clamped at -100)."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.binary_cross_entropy`` to the input with this module's settings."""
         return F.binary_cross_entropy(input, target, weight=self.weight,
                                       reduction=self.reduction)
 
@@ -142,6 +149,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.binary_cross_entropy_with_logits`` to the input with this module's settings."""
         return F.binary_cross_entropy_with_logits(input, target, self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
@@ -158,6 +166,7 @@ class KLDivLoss(_Loss):
         self.log_target = log_target
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.kl_div`` to the input with this module's settings."""
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
@@ -170,6 +179,7 @@ class CosineEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.cosine_embedding_loss`` to the input with this module's settings."""
         return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
                                        reduction=self.reduction)
 
@@ -178,6 +188,7 @@ class SoftMarginLoss(_Loss):
     """Two-class logistic loss ``log(1 + exp(-y x))``."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.soft_margin_loss`` to the input with this module's settings."""
         return F.soft_margin_loss(input, target, reduction=self.reduction)
 
 
@@ -190,6 +201,7 @@ class PoissonNLLLoss(_Loss):
         self.log_input, self.full, self.eps = log_input, full, eps
 
     def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.poisson_nll_loss`` to the input with this module's settings."""
         return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
                                   eps=self.eps, reduction=self.reduction)
 
@@ -203,6 +215,7 @@ class GaussianNLLLoss(_Loss):
         self.full, self.eps = full, eps
 
     def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:
+        """Apply ``F.gaussian_nll_loss`` to the input with this module's settings."""
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
                                    reduction=self.reduction)
 
@@ -216,6 +229,7 @@ class MarginRankingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.margin_ranking_loss`` to the input with this module's settings."""
         return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
                                      reduction=self.reduction)
 
@@ -229,6 +243,7 @@ class HingeEmbeddingLoss(_Loss):
         self.margin = margin
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.hinge_embedding_loss`` to the input with this module's settings."""
         return F.hinge_embedding_loss(input, target, margin=self.margin,
                                       reduction=self.reduction)
 
@@ -246,6 +261,7 @@ class TripletMarginLoss(_Loss):
         self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        """Apply ``F.triplet_margin_loss`` to the input with this module's settings."""
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
                                      eps=self.eps, swap=self.swap, reduction=self.reduction)
 
@@ -254,5 +270,6 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
     """Multi-label one-vs-all logistic loss."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Apply ``F.multilabel_soft_margin_loss`` to the input with this module's settings."""
         return F.multilabel_soft_margin_loss(input, target, weight=self.weight,
                                              reduction=self.reduction)

@@ -39,6 +39,7 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     def forward(self, input: Tensor) -> Any:
+        """Apply ``F.max_pool2d`` to the input with this module's settings."""
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -47,6 +48,7 @@ class MaxPool1d(_MaxPoolNd):
     """1-D max pooling of (N, C, L) or (C, L)."""
 
     def forward(self, input: Tensor) -> Any:
+        """Apply ``F.max_pool1d`` to the input with this module's settings."""
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
@@ -66,9 +68,15 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.avg_pool2d`` to the input with this module's settings."""
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
@@ -87,9 +95,15 @@ class AvgPool1d(Module):
         self.count_include_pad = count_include_pad
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.avg_pool1d`` to the input with this module's settings."""
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
@@ -107,6 +121,7 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     """Average pooling to a fixed (H_out, W_out) whatever the input size (None keeps a dim)."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.adaptive_avg_pool2d`` to the input with this module's settings."""
         return F.adaptive_avg_pool2d(input, self.output_size)
 
 
@@ -114,6 +129,7 @@ class AdaptiveAvgPool1d(_AdaptivePool):
     """Average pooling of (N, C, L) to a fixed length."""
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.adaptive_avg_pool1d`` to the input with this module's settings."""
         return F.adaptive_avg_pool1d(input, self.output_size)
 
 
@@ -125,6 +141,7 @@ class AdaptiveMaxPool2d(_AdaptivePool):
         self.return_indices = return_indices
 
     def forward(self, input: Tensor) -> Any:
+        """Apply ``F.adaptive_max_pool2d`` to the input with this module's settings."""
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
@@ -136,4 +153,5 @@ class AdaptiveMaxPool1d(_AdaptivePool):
         self.return_indices = return_indices
 
     def forward(self, input: Tensor) -> Any:
+        """Apply ``F.adaptive_max_pool1d`` to the input with this module's settings."""
         return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)

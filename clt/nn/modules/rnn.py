@@ -82,17 +82,28 @@ class RNNBase(Module):
 
     def reset_parameters(self) -> None:
         # every weight and bias from U(-1/sqrt(hidden), 1/sqrt(hidden)), as PyTorch
+        """Re-initialize every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
+        """The parameters grouped per layer and direction.
+
+        Returns:
+            A list of ``[w_ih, w_hh, b_ih, b_hh]`` lists (``[w_ih, w_hh]`` without bias).
+        """
         per = 4 if self.bias else 2
         names = self._flat_weights_names
         return [[getattr(self, n) for n in names[i:i + per]] for i in range(0, len(names), per)]
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         s = f"{self.input_size}, {self.hidden_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
@@ -114,6 +125,7 @@ class RNNBase(Module):
             raise ShapeError(f"Expected {what} size {expected}, got {_shape(h)}")
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Any]:
+        """Run the recurrence over a 2-D (unbatched) or 3-D input; returns ``(output, h_n)`` (``(output, (h_n, c_n))`` for LSTM)."""
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected a Tensor input, got {type(input).__name__}")
@@ -206,6 +218,11 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         s = super().extra_repr()
         return s + (", nonlinearity='relu'" if self.nonlinearity != "tanh" else "")
 
@@ -286,6 +303,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step: the next hidden state from ``input`` and ``hx`` (zeros when None)."""
         x, unbatched = self._prep(input, hx)
         h = self._zeros(x) if hx is None else (hx.unsqueeze(0) if unbatched else hx)
         fn = R.rnn_tanh_cell if self.nonlinearity == "tanh" else R.rnn_relu_cell
@@ -304,6 +322,7 @@ class LSTMCell(_CellBase):
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
                 ) -> tuple[Tensor, Tensor]:
+        """One step: the next ``(h, c)`` from ``input`` and ``hx`` (zeros when None)."""
         x, unbatched = self._prep(input, hx)
         if hx is None:
             hx = (self._zeros(x), self._zeros(x))
@@ -324,6 +343,7 @@ class GRUCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step: the next hidden state from ``input`` and ``hx`` (zeros when None)."""
         x, unbatched = self._prep(input, hx)
         h = self._zeros(x) if hx is None else (hx.unsqueeze(0) if unbatched else hx)
         out = R.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)

@@ -28,10 +28,16 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input: Tensor) -> Tensor:
+        """Apply ``F.interpolate`` to the input with this module's settings."""
         return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
                              recompute_scale_factor=self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
+        """The constructor settings shown inside ``repr()``.
+
+        Returns:
+            A short description such as the layer's hyperparameters.
+        """
         info = (f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None
                 else f"size={self.size!r}")
         return info + f", mode={self.mode!r}"
