@@ -219,16 +219,30 @@ def test_zero_byte_allocation_works(private):
     assert buf.size >= 1
 
 
-def test_allocation_of_exactly_the_largest_size(private):
-    # the pool rounds sizes up to its bins; a bin above the driver's limit must not break the
-    # largest legal request (it is served outside the pool)
-    size = private.info.max_alloc_bytes
-    if size > 2 << 30:
-        pytest.skip("too large a test allocation for this device")
-    buf = private.allocate(size)
-    assert private.memory_allocated() >= size
+@pytest.mark.parametrize("limit", [8 << 20, None], ids=["8MiB-limit", "device-limit"])
+def test_allocation_of_exactly_the_largest_size(device, limit):
+    """The pool rounds sizes up to its bins; where that bin is above the driver's limit, the
+    largest legal request is served outside the pool instead of failing."""
+    info = device.info
+    if limit is None:
+        if info.max_alloc_bytes > 4 << 30:
+            pytest.skip("the device's largest allocation is too large for a quick test")
+    else:   # the same logic with a small limit, whatever the device
+        info = dataclasses.replace(info, max_alloc_bytes=limit)
+    dev = B.Device(device.cl_device, info)
+    size = info.max_alloc_bytes
+    buf = dev.allocate(size)
+    assert dev.memory_allocated() == size == dev.memory_reserved()
+    assert dev.memory.cached_blocks == 0
+    host = np.arange(16, dtype=np.uint8)
+    dev.upload(buf, host, offset_bytes=size - 16, blocking=True)
+    back = np.empty_like(host)
+    dev.download(back, buf, offset_bytes=size - 16)
+    assert (back == host).all()
     del buf
-    assert private.memory_allocated() == 0
+    assert dev.memory_allocated() == 0 and dev.memory_reserved() == 0
+    with pytest.raises(OutOfMemoryError, match="largest single allocation"):
+        dev.allocate(size + 1)
 
 
 def test_oom_above_max_alloc_names_device_and_bytes(private):
