@@ -56,12 +56,34 @@ class Metric:
     higher_is_better = True
 
     def update(self, preds: Any, target: Any) -> None:
+        """Accumulate one batch.
+
+        Args:
+            preds: Predictions for the batch.
+            target: Targets for the batch.
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     def compute(self) -> Any:
+        """The metric over every batch since the last reset.
+
+        Returns:
+            The metric value.
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     def reset(self) -> None:
+        """Forget every batch seen so far.
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     def __call__(self, preds: Any, target: Any) -> Any:
@@ -93,9 +115,19 @@ class ConfusionMatrix(Metric):
         self._cm: Array | None = None
 
     def reset(self) -> None:
+        """Forget the accumulated counts."""
         self._cm = None
 
     def update(self, preds: Any, target: Any) -> None:
+        """Accumulate one batch.
+
+        Args:
+            preds: Class labels, class scores with a class dim at 1, or (binary) probabilities; a Tensor or array-like.
+            target: Integer class labels.
+
+        Raises:
+            ShapeError: If the shapes of ``preds`` and ``target`` don't match.
+        """
         t = _arr(target)
         p = _labels(_arr(preds, t.device), t, self.task, self.threshold)
         t = t if t.dtype is D.int64 else ew.cast(t, D.int64)
@@ -114,12 +146,25 @@ class ConfusionMatrix(Metric):
                      if ones.is_contiguous() else ew.contiguous(ones).view((n,), (1,)))
 
     def compute(self) -> Tensor:
+        """The accumulated counts, as a device tensor.
+
+        Returns:
+            An int64 tensor of shape (num_classes, num_classes), rows indexed by target.
+
+        Raises:
+            RuntimeError: If called before ``update``.
+        """
         if self._cm is None:
             raise RuntimeError(f"{type(self).__name__}.compute() called before update()")
         c = self.num_classes
         return Tensor(self._cm.view((c, c), (c, 1)))
 
     def counts(self) -> np.ndarray:
+        """The accumulated counts, copied to the host.
+
+        Returns:
+            An int64 array of shape (num_classes, num_classes), rows indexed by target.
+        """
         return self.compute().numpy()
 
 
@@ -207,11 +252,21 @@ class Accuracy(Metric):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the accumulated counts."""
         self._correct: Array | None = None
         self._total: Array | None = None
         self._total_host = 0
 
     def update(self, preds: Any, target: Any) -> None:
+        """Accumulate one batch.
+
+        Args:
+            preds: Class labels, class scores with a class dim at 1, or (binary) probabilities; a Tensor or array-like. Top-k needs scores.
+            target: Integer class labels.
+
+        Raises:
+            ShapeError: If the shapes don't match, or ``top_k > 1`` without a class dim.
+        """
         t = _arr(target)
         p = _arr(preds, t.device)
         t = t if t.dtype is D.int64 else ew.cast(t, D.int64)
@@ -239,6 +294,14 @@ class Accuracy(Metric):
             self._total = total if self._total is None else ew.binary("add", self._total, total)
 
     def compute(self) -> float:
+        """The fraction of (non-ignored) targets predicted correctly.
+
+        Returns:
+            The accuracy in [0, 1]; 0.0 when no target was counted.
+
+        Raises:
+            RuntimeError: If called before ``update``.
+        """
         if self._correct is None:
             raise RuntimeError("Accuracy.compute() called before update()")
         correct = int(to_numpy(self._correct))
@@ -281,12 +344,30 @@ class _Regression(Metric):
 
 
 class MeanSquaredError(_Regression):
+    """Mean of ``(preds - target) ** 2`` over every element seen."""
     def compute(self) -> float:
+        """The mean squared error so far.
+
+        Returns:
+            The MSE.
+
+        Raises:
+            RuntimeError: If called before ``update``.
+        """
         return self._host()["sq"] / self._n
 
 
 class MeanAbsoluteError(_Regression):
+    """Mean of ``|preds - target|`` over every element seen."""
     def compute(self) -> float:
+        """The mean absolute error so far.
+
+        Returns:
+            The MAE.
+
+        Raises:
+            RuntimeError: If called before ``update``.
+        """
         return self._host()["abs"] / self._n
 
 
@@ -296,6 +377,14 @@ class R2Score(_Regression):
     higher_is_better = True
 
     def compute(self) -> float:
+        """The R^2 score so far.
+
+        Returns:
+            ``1 - SS_res / SS_tot``; NaN when the targets have no variance.
+
+        Raises:
+            RuntimeError: If called before ``update``.
+        """
         h = self._host()
         ss_tot = h["tt"] - h["t"] ** 2 / self._n
         return 1.0 - h["sq"] / ss_tot if ss_tot > 0 else float("nan")
@@ -312,10 +401,20 @@ class AUROC(Metric):
         self.reset()
 
     def reset(self) -> None:
+        """Forget the stored scores and labels."""
         self._scores: list[Array] = []
         self._labels: list[Array] = []
 
     def update(self, preds: Any, target: Any) -> None:
+        """Accumulate one batch.
+
+        Args:
+            preds: Binary scores shaped like ``target``, or (N, 2) whose column 1 is used.
+            target: Binary labels (nonzero is positive).
+
+        Raises:
+            ShapeError: If scores and labels have different shapes.
+        """
         t = _arr(target)
         p = _arr(preds, t.device)
         if p.ndim == 2 and p.shape[1] == 2:
@@ -326,6 +425,15 @@ class AUROC(Metric):
         self._labels.append(ew.contiguous(t))
 
     def compute(self) -> float:
+        """The area under the ROC curve of all stored scores.
+
+        Returns:
+            The AUROC.
+
+        Raises:
+            RuntimeError: If called before ``update``.
+            ValueError: If the labels hold only one class.
+        """
         if not self._scores:
             raise RuntimeError("AUROC.compute() called before update()")
         from clt.ops import shape_ops as S
@@ -392,14 +500,50 @@ def roc_auc(preds: Any, target: Any) -> float:
 
 
 def mean_squared_error(preds: Any, target: Any) -> float:
+    """Mean squared error of one batch.
+
+    Args:
+        preds: Predictions.
+        target: Targets of the same shape.
+
+    Returns:
+        The MSE.
+
+    Raises:
+        ShapeError: If the shapes differ.
+    """
     return _one_shot(MeanSquaredError(), preds, target)
 
 
 def mean_absolute_error(preds: Any, target: Any) -> float:
+    """Mean absolute error of one batch.
+
+    Args:
+        preds: Predictions.
+        target: Targets of the same shape.
+
+    Returns:
+        The MAE.
+
+    Raises:
+        ShapeError: If the shapes differ.
+    """
     return _one_shot(MeanAbsoluteError(), preds, target)
 
 
 def r2_score(preds: Any, target: Any) -> float:
+    """R^2 (coefficient of determination) of one batch.
+
+    Args:
+        preds: Predictions.
+        target: Targets of the same shape.
+
+    Returns:
+        ``1 - SS_res / SS_tot``; NaN when the targets have no variance.
+
+    Raises:
+        ShapeError: If the shapes differ.
+    """
     return _one_shot(R2Score(), preds, target)
 
 

@@ -12,6 +12,17 @@ from clt.tensor import Tensor
 
 def check_adam_args(lr: float, betas: tuple[float, float], eps: float,
                     weight_decay: float) -> None:
+    """Validate Adam/AdamW hyperparameters.
+
+    Args:
+        lr: Learning rate; must be >= 0.
+        betas: ``(beta1, beta2)``, each in [0, 1).
+        eps: Denominator term; must be >= 0.
+        weight_decay: Must be >= 0.
+
+    Raises:
+        ValueError: If any value is out of range or ``betas`` is not a pair.
+    """
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 <= eps:

@@ -144,6 +144,11 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`.
+
+        Args:
+            state_dict: The dict returned by :meth:`state_dict`.
+        """
         self.__dict__.update(state_dict)
 
     def __repr__(self) -> str:
@@ -172,12 +177,22 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
+        """The scheduler state, with the attributes of callable-object lambdas (plain functions are stored as None).
+
+        Returns:
+            A dict without the optimizer.
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
         state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
                                for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`.
+
+        Args:
+            state_dict: The dict returned by :meth:`state_dict`.
+        """
         state_dict = dict(state_dict)
         lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
@@ -186,6 +201,11 @@ class LambdaLR(LRScheduler):
                 fn.__dict__.update(saved)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -208,6 +228,11 @@ class MultiplicativeLR(LRScheduler):
     load_state_dict = LambdaLR.load_state_dict
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if not self._is_initial:
             return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, groups)]
@@ -227,6 +252,11 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return [g["lr"] for g in groups]
@@ -247,6 +277,11 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if self.last_epoch not in self.milestones:
             return [g["lr"] for g in groups]
@@ -270,6 +305,11 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if self.last_epoch == 0:
             return [g["lr"] * self.factor for g in groups]
@@ -299,6 +339,11 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in groups]
@@ -322,6 +367,11 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if self._is_initial:
             return [g["lr"] for g in groups]
@@ -342,6 +392,11 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         if self._is_initial or self.last_epoch > self.total_iters:
             return [g["lr"] for g in groups]
@@ -369,6 +424,11 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         groups = self.optimizer.param_groups
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
@@ -410,6 +470,11 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         return [self.eta_min + (base - self.eta_min)
                 * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2 for base in self.base_lrs]
 
@@ -502,10 +567,23 @@ class CyclicLR(LRScheduler):
                 "iterations"
 
     def scale_fn(self, x: float) -> float:
+        """The amplitude scale for a cycle number or iteration (the custom ``scale_fn`` if given, else the mode's).
+
+        Args:
+            x: The cycle number (``scale_mode='cycle'``) or the iteration.
+
+        Returns:
+            The scale factor.
+        """
         fn = self._scale_fn_custom if self._scale_fn_custom is not None else self._scale_fn_ref
         return fn(x)
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each group at the current ``last_epoch``; also sets momentum when ``cycle_momentum``.
+
+        Returns:
+            One learning rate per parameter group.
+        """
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
         if x <= self.step_ratio:
@@ -523,6 +601,11 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
+        """The scheduler state; a custom ``scale_fn`` is saved only as its attributes (None for a plain function).
+
+        Returns:
+            A dict without the optimizer.
+        """
         state = super().state_dict()
         state.pop("_scale_fn_ref", None)
         fn = state.pop("_scale_fn_custom", None)
@@ -532,6 +615,11 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`.
+
+        Args:
+            state_dict: The dict returned by :meth:`state_dict`.
+        """
         state_dict = dict(state_dict)
         fn = state_dict.pop("_scale_fn_custom", None)
         super().load_state_dict(state_dict)
@@ -644,6 +732,11 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+
+        Returns:
+            One learning rate per parameter group.
+        """
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps "
@@ -716,6 +809,7 @@ class SequentialLR(LRScheduler):
             sched.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]
+        """Advance one epoch, stepping (or, at a milestone, restarting) the scheduler in charge."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         sched = self._schedulers[idx]
@@ -726,11 +820,21 @@ class SequentialLR(LRScheduler):
         self._last_lr = sched.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
+        """The state of this scheduler and of each wrapped scheduler.
+
+        Returns:
+            A dict without the optimizer; ``_schedulers`` holds the wrapped schedulers' state dicts.
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`.
+
+        Args:
+            state_dict: The dict returned by :meth:`state_dict`.
+        """
         state_dict = dict(state_dict)
         scheds = state_dict.pop("_schedulers")
         self.__dict__.update(state_dict)
@@ -766,6 +870,7 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def step(self) -> None:  # type: ignore[override]
+        """Step every wrapped scheduler once."""
         for sched in self._schedulers:
             sched.step()
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
@@ -831,6 +936,11 @@ class ReduceLROnPlateau:
         self.num_bad_epochs = 0
 
     def get_last_lr(self) -> list[float]:
+        """The learning rates after the last step.
+
+        Returns:
+            One learning rate per parameter group.
+        """
         return self._last_lr
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:
@@ -873,9 +983,19 @@ class ReduceLROnPlateau:
 
     @property
     def in_cooldown(self) -> bool:
+        """Whether the scheduler is in its cooldown period after a reduction."""
         return self.cooldown_counter > 0
 
     def is_better(self, a: float, best: float) -> bool:
+        """Whether ``a`` improves on ``best`` by more than the threshold, under ``mode`` and ``threshold_mode``.
+
+        Args:
+            a: The new metric value.
+            best: The best value so far.
+
+        Returns:
+            True if ``a`` counts as an improvement.
+        """
         if self.mode == "min" and self.threshold_mode == "rel":
             return a < best * (1.0 - self.threshold)
         if self.mode == "min":
@@ -892,8 +1012,18 @@ class ReduceLROnPlateau:
         self.mode_worse = math.inf if mode == "min" else -math.inf
 
     def state_dict(self) -> dict[str, Any]:
+        """The scheduler state.
+
+        Returns:
+            A dict of every attribute but the optimizer.
+        """
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`.
+
+        Args:
+            state_dict: The dict returned by :meth:`state_dict`.
+        """
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)

@@ -47,6 +47,14 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def relu_(input: Tensor) -> Tensor:
+    """In-place :func:`relu`.
+
+    Args:
+        input: The tensor to modify.
+
+    Returns:
+        ``input``, modified.
+    """
     return relu(input, inplace=True)
 
 
@@ -63,6 +71,15 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place :func:`leaky_relu`.
+
+    Args:
+        input: The tensor to modify.
+        negative_slope: Slope for negative inputs.
+
+    Returns:
+        ``input``, modified.
+    """
     return leaky_relu(input, negative_slope, True)
 
 
@@ -73,6 +90,15 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`elu`.
+
+    Args:
+        input: The tensor to modify.
+        alpha: Scale of the negative part.
+
+    Returns:
+        ``input``, modified.
+    """
     return elu(input, alpha, True)
 
 
@@ -83,6 +109,14 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def selu_(input: Tensor) -> Tensor:
+    """In-place :func:`selu`.
+
+    Args:
+        input: The tensor to modify.
+
+    Returns:
+        ``input``, modified.
+    """
     return selu(input, True)
 
 
@@ -102,6 +136,18 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`celu`.
+
+    Args:
+        input: The tensor to modify.
+        alpha: Scale of the negative part; must not be 0.
+
+    Returns:
+        ``input``, modified.
+
+    Raises:
+        ZeroDivisionError: If ``alpha`` is 0.
+    """
     return celu(input, alpha, True)
 
 
@@ -147,6 +193,19 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place :func:`hardtanh`.
+
+    Args:
+        input: The tensor to modify.
+        min_val: Lower clamp bound.
+        max_val: Upper clamp bound.
+
+    Returns:
+        ``input``, modified.
+
+    Raises:
+        ValueError: If ``min_val > max_val``.
+    """
     return hardtanh(input, min_val, max_val, True)
 
 
@@ -202,6 +261,16 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place :func:`threshold`.
+
+    Args:
+        input: The tensor to modify.
+        threshold: Values at or below this are replaced.
+        value: The replacement value.
+
+    Returns:
+        ``input``, modified.
+    """
     return globals()["threshold"](input, threshold, value, True)
 
 

@@ -201,11 +201,45 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
 
 def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any,
                                      return_indices: bool = True) -> tuple[Tensor, Tensor]:
+    """Adaptive 2-D max pooling that also returns the argmax indices.
+
+    Args:
+        input: A (N, C, H, W) or (C, H, W) tensor.
+        output_size: Target ``(OH, OW)`` or one int; None entries keep the input size.
+        return_indices: Ignored; indices are always returned.
+
+    Returns:
+        ``(output, indices)``, the indices into each flattened H*W plane.
+
+    Raises:
+        ValueError: If ``output_size`` has the wrong length or a negative entry.
+
+    Shape:
+        - input: (N, C, H, W) or (C, H, W)
+        - output: (N, C, OH, OW) or (C, OH, OW)
+    """
     return _adaptive("adaptive_max_pool2d", 2, "max", input, output_size)
 
 
 def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any,
                                      return_indices: bool = True) -> tuple[Tensor, Tensor]:
+    """Adaptive 1-D max pooling that also returns the argmax indices.
+
+    Args:
+        input: A (N, C, L) or (C, L) tensor.
+        output_size: Target length.
+        return_indices: Ignored; indices are always returned.
+
+    Returns:
+        ``(output, indices)``.
+
+    Raises:
+        ValueError: If ``output_size`` is negative.
+
+    Shape:
+        - input: (N, C, L) or (C, L)
+        - output: (N, C, OL) or (C, OL)
+    """
     return _adaptive("adaptive_max_pool1d", 1, "max", input, output_size)
 
 

@@ -104,6 +104,16 @@ def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: st
 
 
 def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """Nearest-neighbour upsampling (deprecated alias of ``interpolate(mode='nearest')``).
+
+    Args:
+        input: A (N, C, L) or (N, C, H, W) tensor.
+        size: Output spatial size.
+        scale_factor: Multiplier for the spatial size (give this or ``size``).
+
+    Returns:
+        The upsampled tensor.
+    """
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
