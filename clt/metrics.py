@@ -122,7 +122,8 @@ class ConfusionMatrix(Metric):
         """Accumulate one batch.
 
         Args:
-            preds: Class labels, class scores with a class dim at 1, or (binary) probabilities; a Tensor or array-like.
+            preds: Class labels, class scores with a class dim at 1, or (binary) probabilities; a
+                Tensor or array-like.
             target: Integer class labels.
 
         Raises:
@@ -261,7 +262,8 @@ class Accuracy(Metric):
         """Accumulate one batch.
 
         Args:
-            preds: Class labels, class scores with a class dim at 1, or (binary) probabilities; a Tensor or array-like. Top-k needs scores.
+            preds: Class labels, class scores with a class dim at 1, or (binary) probabilities; a
+                Tensor or array-like. Top-k needs scores.
             target: Integer class labels.
 
         Raises:

@@ -64,6 +64,14 @@ def default_collate(batch: Sequence[Any]) -> Any:
 
 
 def default_convert(data: Any) -> Any:
+    """The ``collate_fn`` used when batching is off: returns each sample unchanged.
+
+    Args:
+        data: One sample.
+
+    Returns:
+        ``data``.
+    """
     return data
 
 

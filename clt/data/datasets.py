@@ -57,6 +57,14 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 digest of a file, read in 1 MiB chunks.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The hex digest.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -241,6 +249,17 @@ class ImageFolder(ArrayDataset):
 
     @staticmethod
     def load(path: Path) -> np.ndarray:
+        """Read one image file as an array.
+
+        Args:
+            path: A ``.npy`` file, or any image Pillow opens (converted to RGB).
+
+        Returns:
+            The image array (H, W, 3 for Pillow images).
+
+        Raises:
+            RuntimeError: If the file is not ``.npy`` and Pillow is not installed.
+        """
         if path.suffix == ".npy":
             return np.load(path)
         try:

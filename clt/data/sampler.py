@@ -20,6 +20,11 @@ class Sampler:
 
 
 class SequentialSampler(Sampler):
+    """Indices ``0 .. len(data_source) - 1`` in order.
+
+    Args:
+        data_source: The dataset; only ``len()`` is used.
+    """
     def __init__(self, data_source: Any) -> None:
         self.data_source = data_source
 
@@ -44,6 +49,7 @@ class RandomSampler(Sampler):
 
     @property
     def num_samples(self) -> int:
+        """Indices drawn per epoch: ``num_samples`` if given, else ``len(data_source)``."""
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
@@ -60,6 +66,12 @@ class RandomSampler(Sampler):
 
 
 class SubsetRandomSampler(Sampler):
+    """The given indices in a new random order every epoch.
+
+    Args:
+        indices: The indices to draw from.
+        generator: A seed or numpy Generator for the order.
+    """
     def __init__(self, indices: Sequence[int], generator: Any = None) -> None:
         self.indices = list(indices)
         self._rng = as_rng(generator)
@@ -158,6 +170,11 @@ class DistributedSampler(Sampler):
         self.total_size = self.num_samples * num_replicas
 
     def set_epoch(self, epoch: int) -> None:
+        """Set the epoch that seeds the shuffle, so every rank draws the same new order.
+
+        Args:
+            epoch: The epoch number (the order uses ``seed + epoch``).
+        """
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:

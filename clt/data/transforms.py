@@ -125,6 +125,11 @@ class RandomCrop:
 
 
 class Lambda:
+    """A transform that calls ``fn`` on its input.
+
+    Args:
+        fn: The function to apply.
+    """
     def __init__(self, fn: Callable) -> None:
         self.fn = fn
 

@@ -177,7 +177,8 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        """The scheduler state, with the attributes of callable-object lambdas (plain functions are stored as None).
+        """The scheduler state, with the attributes of callable-object lambdas (plain functions are
+        stored as None).
 
         Returns:
             A dict without the optimizer.
@@ -201,7 +202,8 @@ class LambdaLR(LRScheduler):
                 fn.__dict__.update(saved)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -228,7 +230,8 @@ class MultiplicativeLR(LRScheduler):
     load_state_dict = LambdaLR.load_state_dict
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -252,7 +255,8 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -277,7 +281,8 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -305,7 +310,8 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -339,7 +345,8 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -367,7 +374,8 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -392,7 +400,8 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -424,7 +433,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -470,7 +480,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -567,7 +578,8 @@ class CyclicLR(LRScheduler):
                 "iterations"
 
     def scale_fn(self, x: float) -> float:
-        """The amplitude scale for a cycle number or iteration (the custom ``scale_fn`` if given, else the mode's).
+        """The amplitude scale for a cycle number or iteration (the custom ``scale_fn`` if given,
+        else the mode's).
 
         Args:
             x: The cycle number (``scale_mode='cycle'``) or the iteration.
@@ -579,7 +591,8 @@ class CyclicLR(LRScheduler):
         return fn(x)
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each group at the current ``last_epoch``; also sets momentum when ``cycle_momentum``.
+        """The learning rate of each group at the current ``last_epoch``; also sets momentum when
+        ``cycle_momentum``.
 
         Returns:
             One learning rate per parameter group.
@@ -601,7 +614,8 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
-        """The scheduler state; a custom ``scale_fn`` is saved only as its attributes (None for a plain function).
+        """The scheduler state; a custom ``scale_fn`` is saved only as its attributes (None for a
+        plain function).
 
         Returns:
             A dict without the optimizer.
@@ -732,7 +746,8 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
-        """The learning rate of each parameter group at the current ``last_epoch`` (used by ``step``).
+        """The learning rate of each parameter group at the current ``last_epoch`` (used by
+        ``step``).
 
         Returns:
             One learning rate per parameter group.
@@ -987,7 +1002,8 @@ class ReduceLROnPlateau:
         return self.cooldown_counter > 0
 
     def is_better(self, a: float, best: float) -> bool:
-        """Whether ``a`` improves on ``best`` by more than the threshold, under ``mode`` and ``threshold_mode``.
+        """Whether ``a`` improves on ``best`` by more than the threshold, under ``mode`` and
+        ``threshold_mode``.
 
         Args:
             a: The new metric value.

@@ -10,16 +10,60 @@ from typing import Any, Callable
 class Callback:
     """Hooks called by :class:`~clt.train.Trainer`; override the ones you need."""
 
-    def on_fit_start(self, trainer: Any) -> None: ...
-    def on_fit_end(self, trainer: Any) -> None: ...
-    def on_epoch_start(self, trainer: Any, epoch: int) -> None: ...
-    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None: ...
-    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None: ...
+    def on_fit_start(self, trainer: Any) -> None:
+        """Called once before the first epoch.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+        """
+
+    def on_fit_end(self, trainer: Any) -> None:
+        """Called once after the last epoch.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+        """
+
+    def on_epoch_start(self, trainer: Any, epoch: int) -> None:
+        """Called at the start of each epoch.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+            epoch: The epoch number.
+        """
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch's training and validation.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+            epoch: The epoch number.
+            logs: The epoch's values (``loss``, ``val_loss``, metrics, ``lr``...).
+        """
+
+    def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
+        """Called after each training batch.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+            step: The global step.
+            logs: The batch's values.
+        """
 
     def state_dict(self) -> dict[str, Any]:
+        """The callback's resumable state (saved in checkpoints).
+
+        Returns:
+            A dict; empty in the base class.
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state returned by :meth:`state_dict`.
+
+        Args:
+            state: The saved dict.
+        """
         pass
 
 
@@ -51,6 +95,17 @@ class EarlyStopping(Callback):
         self.wait, self.stopped_epoch, self._best_state = 0, None, None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        """Track ``monitor`` and set ``trainer.stop_training`` after ``patience`` epochs without
+        improvement.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+            epoch: The epoch number.
+            logs: The epoch's values; must contain ``monitor``.
+
+        Raises:
+            KeyError: If ``monitor`` is not in ``logs``.
+        """
         if self.monitor not in logs:
             raise KeyError(f"EarlyStopping monitors '{self.monitor}', but the epoch logs only "
                            f"have {sorted(logs)}")
@@ -68,9 +123,19 @@ class EarlyStopping(Callback):
                 trainer.model.load_state_dict(self._best_state)
 
     def state_dict(self) -> dict[str, Any]:
+        """The best value and the epochs waited.
+
+        Returns:
+            ``{"best": ..., "wait": ...}``.
+        """
         return {"best": self.best, "wait": self.wait}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the best value and the epochs waited.
+
+        Args:
+            state: A dict from :meth:`state_dict`.
+        """
         self.best, self.wait = state["best"], state["wait"]
 
 
@@ -90,6 +155,16 @@ class ModelCheckpoint(Callback):
         self.best_path: str | None = None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        """Write ``last.ckpt`` and, when ``monitor`` improves, ``best.ckpt`` under ``dirpath``.
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+            epoch: The epoch number.
+            logs: The epoch's values; must contain ``monitor`` when saving the best.
+
+        Raises:
+            KeyError: If ``save_best`` and ``monitor`` is not in ``logs``.
+        """
         os.makedirs(self.dirpath, exist_ok=True)
         if self.save_last:
             trainer.save_checkpoint(os.path.join(self.dirpath, "last.ckpt"), epoch)
@@ -103,9 +178,19 @@ class ModelCheckpoint(Callback):
                 trainer.save_checkpoint(self.best_path, epoch)
 
     def state_dict(self) -> dict[str, Any]:
+        """The best monitored value.
+
+        Returns:
+            ``{"best": ...}``.
+        """
         return {"best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the best monitored value.
+
+        Args:
+            state: A dict from :meth:`state_dict`.
+        """
         self.best = state["best"]
 
 
@@ -117,6 +202,13 @@ class CSVLogger(Callback):
         self._keys: list[str] | None = None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        """Append ``epoch`` and the logs as a row (header written when the file is new).
+
+        Args:
+            trainer: The :class:`~clt.train.Trainer` running the fit.
+            epoch: The epoch number.
+            logs: The epoch's values; the columns are fixed by the first epoch's keys.
+        """
         new = not os.path.exists(self.path)
         if self._keys is None:
             self._keys = ["epoch"] + sorted(logs)

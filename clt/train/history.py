@@ -13,6 +13,13 @@ class History:
         self.values: dict[str, list[float]] = {}
 
     def log(self, epoch: int, logs: dict[str, Any]) -> None:
+        """Record one epoch's numeric values (non-numeric ones are skipped; missing ones become
+        NaN).
+
+        Args:
+            epoch: The epoch number.
+            logs: Values keyed by name.
+        """
         self.epochs.append(epoch)
         for k, v in logs.items():
             if isinstance(v, (int, float)):
@@ -28,15 +35,38 @@ class History:
         return key in self.values
 
     def best(self, key: str, mode: str = "min") -> tuple[int, float]:
+        """The epoch with the lowest (or highest) non-NaN value of ``key``.
+
+        Args:
+            key: The series name, such as ``"val_loss"``.
+            mode: ``"min"`` or ``"max"``.
+
+        Returns:
+            ``(epoch, value)``.
+
+        Raises:
+            KeyError: If ``key`` was never logged.
+            ValueError: If the series holds only NaN.
+        """
         series = [(v, e) for e, v in zip(self.epochs, self.values[key]) if not math.isnan(v)]
         v, e = (min if mode == "min" else max)(series)
         return e, v
 
     def state_dict(self) -> dict[str, Any]:
+        """The epochs and series, as plain lists.
+
+        Returns:
+            ``{"epochs": [...], "values": {name: [...]}}``.
+        """
         return {"epochs": list(self.epochs), "values": {k: list(v) for k, v in
                                                         self.values.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the epochs and series from :meth:`state_dict`.
+
+        Args:
+            state: The saved dict.
+        """
         self.epochs = list(state["epochs"])
         self.values = {k: list(v) for k, v in state["values"].items()}
 

@@ -137,6 +137,14 @@ class Trainer:
                          f"for batches of type {type(batch).__name__}")
 
     def forward(self, inputs: Any) -> Any:
+        """Run the model on one batch's inputs (a tuple is unpacked into positional arguments).
+
+        Args:
+            inputs: The input part of a batch.
+
+        Returns:
+            The model's output.
+        """
         return self.model(*inputs) if isinstance(inputs, tuple) else self.model(inputs)
 
     def _autocast(self) -> Any:
@@ -328,6 +336,16 @@ class Trainer:
 
     # -- checkpoints --------------------------------------------------------------------------
     def state_dict(self, data: Any = None) -> dict[str, Any]:
+        """Everything needed to resume: model, optimizer, scheduler, scaler, epoch, history,
+        callbacks and RNG states.
+
+        Args:
+            data: The training data (a DataLoader); its sampler's RNG state is saved when it has
+                one.
+
+        Returns:
+            A dict for :func:`clt.save`.
+        """
         from clt.ops import random as R
 
         state = {"model": self.model.state_dict(), "epoch": self.epoch,

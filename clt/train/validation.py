@@ -18,6 +18,19 @@ class KFold:
         self.n_splits, self.shuffle, self.random_state = n_splits, shuffle, random_state
 
     def split(self, X: Any, y: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield the train and test indices of each fold (contiguous folds, after an optional
+        shuffle).
+
+        Args:
+            X: The samples; only ``len(X)`` is used.
+            y: Ignored.
+
+        Returns:
+            An iterator of ``(train_indices, test_indices)`` arrays.
+
+        Raises:
+            ValueError: If ``n_splits`` exceeds the number of samples.
+        """
         n = len(X)
         if self.n_splits > n:
             raise ValueError(f"Cannot have number of splits n_splits={self.n_splits} greater "
@@ -38,6 +51,18 @@ class StratifiedKFold(KFold):
     """K folds that keep each class's proportion (round-robin assignment per class)."""
 
     def split(self, X: Any, y: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield the train and test indices of each fold, keeping class proportions.
+
+        Args:
+            X: The samples (unused beyond the labels' length).
+            y: The class labels.
+
+        Returns:
+            An iterator of ``(train_indices, test_indices)`` arrays.
+
+        Raises:
+            ValueError: If ``y`` is None.
+        """
         if y is None:
             raise ValueError("StratifiedKFold.split needs the labels y")
         y = np.asarray(y)

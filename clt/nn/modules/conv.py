@@ -158,7 +158,8 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
-        """Apply ``F.conv2d`` with this layer's weight, bias and settings (non-zero padding modes pad first)."""
+        """Apply ``F.conv2d`` with this layer's weight, bias and settings (non-zero padding modes
+        pad first)."""
         x, padding = self._padded(input)
         return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
@@ -176,7 +177,8 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     def forward(self, input: Tensor) -> Tensor:
-        """Apply ``F.conv1d`` with this layer's weight, bias and settings (non-zero padding modes pad first)."""
+        """Apply ``F.conv1d`` with this layer's weight, bias and settings (non-zero padding modes
+        pad first)."""
         x, padding = self._padded(input)
         return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)

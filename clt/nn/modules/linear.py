@@ -60,7 +60,8 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         # kaiming_uniform_ with a=sqrt(5) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)); see
         # https://github.com/pytorch/pytorch/issues/57109 for why PyTorch keeps it
-        """Re-initialize: weight from kaiming_uniform_(a=sqrt(5)), bias from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+        """Re-initialize: weight from kaiming_uniform_(a=sqrt(5)), bias from U(-1/sqrt(in_features),
+        1/sqrt(in_features))."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -68,7 +69,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        """Compute ``input @ weight.T + bias``; raises ShapeError if the last dim is not ``in_features``."""
+        """Compute ``input @ weight.T + bias``; raises ShapeError if the last dim is not
+        ``in_features``."""
         if not isinstance(input, Tensor):
             raise TypeError(f"Linear: expected a Tensor input, got {type(input).__name__}")
         if input.ndim == 0 or input.shape[-1] != self.in_features:

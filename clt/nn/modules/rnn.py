@@ -125,7 +125,8 @@ class RNNBase(Module):
             raise ShapeError(f"Expected {what} size {expected}, got {_shape(h)}")
 
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Any]:
-        """Run the recurrence over a 2-D (unbatched) or 3-D input; returns ``(output, h_n)`` (``(output, (h_n, c_n))`` for LSTM)."""
+        """Run the recurrence over a 2-D (unbatched) or 3-D input; returns ``(output, h_n)``
+        (``(output, (h_n, c_n))`` for LSTM)."""
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected a Tensor input, got {type(input).__name__}")

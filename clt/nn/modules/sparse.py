@@ -67,7 +67,8 @@ class Embedding(Module):
                 self.weight[self.padding_idx].fill_(0)
 
     def forward(self, input: Tensor) -> Tensor:
-        """Look up the rows of the weight for int64/int32 indices; output shape is ``(*input.shape, embedding_dim)``."""
+        """Look up the rows of the weight for int64/int32 indices; output shape is ``(*input.shape,
+        embedding_dim)``."""
         if not isinstance(input, Tensor):
             raise TypeError(f"Embedding: expected a Tensor of indices, got "
                             f"{type(input).__name__}")
