@@ -19,6 +19,11 @@ _REGISTRY: dict[str, Callable[..., Any]] = {
 
 
 def list_models() -> list[str]:
+    """The names :func:`get_model` accepts.
+
+    Returns:
+        The sorted model names.
+    """
     return sorted(_REGISTRY)
 
 

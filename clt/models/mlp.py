@@ -36,6 +36,7 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Any) -> Any:
+        """Apply the Linear/activation/dropout stack to ``x``."""
         return self.layers(x)
 
 
@@ -54,4 +55,5 @@ class LeNet5(nn.Module):
             nn.Linear(120, 84, **kw), nn.ReLU(), nn.Linear(84, num_classes, **kw))
 
     def forward(self, x: Any) -> Any:
+        """Map images ``x`` (N, C, H, W) to class logits (N, num_classes)."""
         return self.classifier(self.features(x))

@@ -7,14 +7,45 @@ from clt import nn
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, **kw: Any) -> nn.Conv2d:
+    """A 3x3 convolution with padding 1 and no bias.
+
+    Args:
+        cin: Input channels.
+        cout: Output channels.
+        stride: The stride.
+        **kw: ``device``/``dtype`` for the layer.
+
+    Returns:
+        The Conv2d layer.
+    """
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False, **kw)
 
 
 def conv1x1(cin: int, cout: int, stride: int = 1, **kw: Any) -> nn.Conv2d:
+    """A 1x1 convolution with no bias.
+
+    Args:
+        cin: Input channels.
+        cout: Output channels.
+        stride: The stride.
+        **kw: ``device``/``dtype`` for the layer.
+
+    Returns:
+        The Conv2d layer.
+    """
     return nn.Conv2d(cin, cout, 1, stride=stride, bias=False, **kw)
 
 
 class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 conv + batch norm layers and a residual connection.
+
+    Args:
+        inplanes: Input channels.
+        planes: Output channels.
+        stride: Stride of the first conv.
+        downsample: Module applied to the shortcut when the shape changes, or None.
+        **kw: ``device``/``dtype`` for the layers.
+    """
     expansion = 1
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
@@ -29,6 +60,7 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x: Any) -> Any:
+        """Return ``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -36,6 +68,15 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
+    """ResNet bottleneck block: 1x1, 3x3 (strided) and 1x1 convs with ``planes * 4`` outputs.
+
+    Args:
+        inplanes: Input channels.
+        planes: Width of the inner convs; the block outputs ``planes * 4`` channels.
+        stride: Stride of the 3x3 conv.
+        downsample: Module applied to the shortcut when the shape changes, or None.
+        **kw: ``device``/``dtype`` for the layers.
+    """
     expansion = 4
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1,
@@ -52,6 +93,7 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x: Any) -> Any:
+        """Apply the three conv + batch norm layers and add the (downsampled) shortcut."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -95,6 +137,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Any) -> Any:
+        """Map images (N, C, H, W) to class logits (N, num_classes)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
@@ -139,26 +182,69 @@ class CifarResNet(nn.Module):
         _init_resnet(self, False)
 
     def forward(self, x: Any) -> Any:
+        """Map images (N, C, H, W) to class logits (N, num_classes)."""
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x).flatten(1))
 
 
 def resnet18(**kw: Any) -> ResNet:
+    """ResNet-18 (basic blocks [2, 2, 2, 2]), torchvision's structure and parameter names.
+
+    Args:
+        **kw: Passed to :class:`ResNet` (``num_classes``, ``device``, ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return ResNet(BasicBlock, [2, 2, 2, 2], **kw)
 
 
 def resnet34(**kw: Any) -> ResNet:
+    """ResNet-34 (basic blocks [3, 4, 6, 3]), torchvision's structure and parameter names.
+
+    Args:
+        **kw: Passed to :class:`ResNet` (``num_classes``, ``device``, ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return ResNet(BasicBlock, [3, 4, 6, 3], **kw)
 
 
 def resnet50(**kw: Any) -> ResNet:
+    """ResNet-50 (bottleneck blocks [3, 4, 6, 3]), torchvision's structure and parameter names.
+
+    Args:
+        **kw: Passed to :class:`ResNet` (``num_classes``, ``device``, ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return ResNet(Bottleneck, [3, 4, 6, 3], **kw)
 
 
 def resnet20(**kw: Any) -> CifarResNet:
+    """CIFAR ResNet-20 (He et al.; 16/32/64 channels).
+
+    Args:
+        **kw: Passed to :class:`CifarResNet` (``num_classes``, ``in_channels``, ``device``,
+            ``dtype``).
+
+    Returns:
+        A randomly initialized model.
+    """
     return CifarResNet(20, **kw)
 
 
 def resnet56(**kw: Any) -> CifarResNet:
+    """CIFAR ResNet-56 (He et al.; 16/32/64 channels).
+
+    Args:
+        **kw: Passed to :class:`CifarResNet` (``num_classes``, ``in_channels``, ``device``,
+            ``dtype``).
+
+    Returns:
+        A randomly initialized model.
+    """
     return CifarResNet(56, **kw)

@@ -17,6 +17,17 @@ CFGS = {
 
 
 def make_layers(cfg: list, batch_norm: bool, in_channels: int = 3, **kw: Any) -> nn.Sequential:
+    """Build VGG's conv feature stack from a configuration list.
+
+    Args:
+        cfg: Output channel counts, with ``"M"`` for a 2x2 max pool.
+        batch_norm: Whether to put BatchNorm2d after each conv.
+        in_channels: Channels of the input images.
+        **kw: ``device``/``dtype`` for the layers.
+
+    Returns:
+        A Sequential of Conv2d/(BatchNorm2d)/ReLU and MaxPool2d layers.
+    """
     layers: list[nn.Module] = []
     c = in_channels
     for v in cfg:
@@ -60,6 +71,7 @@ class VGG(nn.Module):
                     nn.init.constant_(m.bias, 0)
 
     def forward(self, x: Any) -> Any:
+        """Map images (N, C, H, W) to class logits (N, num_classes)."""
         x = self.avgpool(self.features(x))
         return self.classifier(x.flatten(1))
 
@@ -71,34 +83,106 @@ def _vgg(cfg: str, batch_norm: bool, num_classes: int = 1000, in_channels: int =
 
 
 def vgg11(**kw: Any) -> VGG:
+    """VGG-11 (configuration "A").
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("A", False, **kw)
 
 
 def vgg11_bn(**kw: Any) -> VGG:
+    """VGG-11 (configuration "A") with batch norm after each conv.
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("A", True, **kw)
 
 
 def vgg13(**kw: Any) -> VGG:
+    """VGG-13 (configuration "B").
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("B", False, **kw)
 
 
 def vgg13_bn(**kw: Any) -> VGG:
+    """VGG-13 (configuration "B") with batch norm after each conv.
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("B", True, **kw)
 
 
 def vgg16(**kw: Any) -> VGG:
+    """VGG-16 (configuration "D").
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("D", False, **kw)
 
 
 def vgg16_bn(**kw: Any) -> VGG:
+    """VGG-16 (configuration "D") with batch norm after each conv.
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("D", True, **kw)
 
 
 def vgg19(**kw: Any) -> VGG:
+    """VGG-19 (configuration "E").
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("E", False, **kw)
 
 
 def vgg19_bn(**kw: Any) -> VGG:
+    """VGG-19 (configuration "E") with batch norm after each conv.
+
+    Args:
+        **kw: ``num_classes``, ``in_channels``, and :class:`VGG` options (``dropout``, ``device``,
+            ``dtype``...).
+
+    Returns:
+        A randomly initialized model.
+    """
     return _vgg("E", True, **kw)
 
 
