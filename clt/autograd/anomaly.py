@@ -26,6 +26,15 @@ def _bad(t: Any) -> str | None:
 
 
 def check_outputs(op: str, outputs: Sequence[Any]) -> None:
+    """Raise if a forward op produced NaN or Inf (used under :class:`detect_anomaly`).
+
+    Args:
+        op: The op name, for the error message.
+        outputs: The op's outputs; non-float and None entries are skipped.
+
+    Raises:
+        RuntimeError: If an output holds NaN or Inf.
+    """
     for i, t in enumerate(outputs):
         bad = _bad(t)
         if bad:
@@ -34,6 +43,15 @@ def check_outputs(op: str, outputs: Sequence[Any]) -> None:
 
 
 def check_backward(node: Any, grads: Sequence[Any]) -> None:
+    """Raise if a backward node returned NaN or Inf, naming where its forward was created.
+
+    Args:
+        node: The graph node whose backward ran.
+        grads: The gradients it returned.
+
+    Raises:
+        RuntimeError: If a gradient holds NaN or Inf.
+    """
     for i, g in enumerate(grads):
         bad = _bad(g)
         if bad:
@@ -59,8 +77,18 @@ class detect_anomaly:
 
 
 def set_detect_anomaly(mode: bool) -> None:
+    """Turn anomaly detection on or off globally.
+
+    Args:
+        mode: True to check every op's outputs and gradients for NaN/Inf.
+    """
     STATE.anomaly = bool(mode)
 
 
 def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on.
+
+    Returns:
+        The current setting.
+    """
     return STATE.anomaly

@@ -28,6 +28,8 @@ class Context:
 
     @property
     def saved_tensors(self) -> tuple:
+        """The tensors given to ``save_for_backward``; raises RuntimeError if freed by a previous
+        backward or modified in place since."""
         if self._released:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved "
@@ -44,9 +46,19 @@ class Context:
         return self._saved
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """Mark outputs that get no ``grad_fn`` and no gradient.
+
+        Args:
+            *tensors: Outputs of ``forward``.
+        """
         self.non_differentiable = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
+        """Record whether None output gradients should be given to backward as zeros.
+
+        Args:
+            value: The flag, stored as ``ctx.materialize_grads``.
+        """
         self.materialize_grads = value
 
 
@@ -73,6 +85,11 @@ class Node:
         self.created_at: list | None = None
 
     def name(self) -> str:
+        """The node's display name, ``<Function>Backward``.
+
+        Returns:
+            The name.
+        """
         return f"{self.fn.__name__}Backward"
 
     def __repr__(self) -> str:
@@ -80,6 +97,8 @@ class Node:
 
     @property
     def next_functions(self) -> tuple:
+        """``(node, output_nr)`` per forward argument: ``('AccumulateGrad', 0)`` for a leaf,
+        ``(None, 0)`` for no gradient."""
         out = []
         for e in self.next_edges:
             if e is None:
@@ -91,6 +110,11 @@ class Node:
         return tuple(out)
 
     def register_hook(self, hook: Any) -> None:
+        """Register a hook called with this node's output gradients before its backward runs.
+
+        Args:
+            hook: A callable taking the tuple of output gradients; its return value is ignored.
+        """
         self.out_hooks = self.out_hooks or {}
         self.out_hooks.setdefault(-1, []).append(hook)
 
@@ -106,14 +130,49 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *args: Any, **kwargs: Any) -> Any:
+        """Compute the outputs; subclasses override this static method.
+
+        Args:
+            ctx: The context to save state for backward.
+            *args: The op's arguments.
+            **kwargs: The op's keyword arguments.
+
+        Returns:
+            A Tensor or Array, or a tuple of them.
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: Context, *grads: Any) -> Any:
+        """Compute the input gradients; subclasses override this static method.
+
+        Args:
+            ctx: The context saved by forward.
+            *grads: One gradient per output.
+
+        Returns:
+            One gradient per forward argument (None where there is none).
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` and, when grad mode is on and an argument requires grad, record a graph
+        node.
+
+        Args:
+            *args: Passed to ``forward``.
+            **kwargs: Passed to ``forward``.
+
+        Returns:
+            The output Tensor, or a tuple of outputs.
+        """
         record = STATE.enabled and any(
             isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx = Context()
@@ -163,5 +222,14 @@ class Function:
 
 
 def edges_of(args: Sequence[Any]) -> list:
+    """The graph edge of each argument (as :meth:`Function.apply` builds them).
+
+    Args:
+        args: The forward arguments.
+
+    Returns:
+        Per argument, ``(tensor, None)`` for a leaf, ``(grad_fn, output_nr)`` for a computed tensor,
+        or None if it needs no grad.
+    """
     return [((a, None) if a.grad_fn is None else (a.grad_fn, a._output_nr))
             if isinstance(a, Tensor) and a.requires_grad else None for a in args]

@@ -16,6 +16,11 @@ STATE = _State()
 
 
 def is_grad_enabled() -> bool:
+    """Whether grad mode is on (ops are recorded for autograd).
+
+    Returns:
+        The current setting.
+    """
     return STATE.enabled
 
 

@@ -16,16 +16,46 @@ def arr(x: Any) -> Any:
 
 
 def check_tensor(x: Any, op: str, name: str = "input") -> Tensor:
+    """Check that an op's argument is a Tensor.
+
+    Args:
+        x: The argument.
+        op: The op name, for the error message.
+        name: The argument name, for the error message.
+
+    Returns:
+        ``x``.
+
+    Raises:
+        TypeError: If ``x`` is not a Tensor.
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
     return x
 
 
 def needs_grad(*xs: Any) -> bool:
+    """Whether grad mode is on and any argument is a Tensor that requires grad.
+
+    Args:
+        *xs: The op's arguments.
+
+    Returns:
+        True if the op must be recorded for autograd.
+    """
     return STATE.enabled and any(isinstance(x, Tensor) and x.requires_grad for x in xs)
 
 
 def check_out_grad(op: str, *xs: Any) -> None:
+    """Refuse ``out=`` when autograd would need to record the op.
+
+    Args:
+        op: The op name, for the error message.
+        *xs: The op's arguments.
+
+    Raises:
+        RuntimeError: If grad mode is on and an argument requires grad.
+    """
     if needs_grad(*xs):
         raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
@@ -45,6 +75,15 @@ def scalar_or_tensor(x: Any, op: str) -> Any:
 
 
 def same_device(op: str, *xs: Any) -> None:
+    """Check that every Tensor argument is on the same device.
+
+    Args:
+        op: The op name, for the error message.
+        *xs: The op's arguments; non-tensors are ignored.
+
+    Raises:
+        DeviceError: If two tensors are on different devices.
+    """
     dev = None
     for x in xs:
         if isinstance(x, Tensor):
@@ -56,8 +95,24 @@ def same_device(op: str, *xs: Any) -> None:
 
 
 def float_dtype(dt: D.DType) -> D.DType:
+    """``dt`` if it is floating point, else the default float dtype.
+
+    Args:
+        dt: A dtype.
+
+    Returns:
+        A floating-point dtype.
+    """
     return dt if dt.is_floating_point else D.get_default_dtype()
 
 
 def new(data: Array) -> Tensor:
+    """Wrap a device array in a Tensor with no autograd history.
+
+    Args:
+        data: The array.
+
+    Returns:
+        The tensor.
+    """
     return Tensor(data)

@@ -156,21 +156,66 @@ def _like(input: Tensor, dtype: Any, device: Any) -> dict:
 
 def empty_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """A new tensor with uninitialized values, with ``input``'s shape.
+
+    Args:
+        input: The tensor whose shape (and, by default, dtype and device) to use.
+        dtype: The dtype; defaults to ``input.dtype``.
+        device: The device; defaults to ``input.device``.
+        requires_grad: Whether the new tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     return empty(tuple(input.shape), requires_grad=requires_grad, **_like(input, dtype, device))
 
 
 def zeros_like(input: Tensor, *, dtype: Any = None, device: Any = None,
                requires_grad: bool = False) -> Tensor:
+    """A new tensor filled with zeros, with ``input``'s shape.
+
+    Args:
+        input: The tensor whose shape (and, by default, dtype and device) to use.
+        dtype: The dtype; defaults to ``input.dtype``.
+        device: The device; defaults to ``input.device``.
+        requires_grad: Whether the new tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     return zeros(tuple(input.shape), requires_grad=requires_grad, **_like(input, dtype, device))
 
 
 def ones_like(input: Tensor, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """A new tensor filled with ones, with ``input``'s shape.
+
+    Args:
+        input: The tensor whose shape (and, by default, dtype and device) to use.
+        dtype: The dtype; defaults to ``input.dtype``.
+        device: The device; defaults to ``input.device``.
+        requires_grad: Whether the new tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     return ones(tuple(input.shape), requires_grad=requires_grad, **_like(input, dtype, device))
 
 
 def full_like(input: Tensor, fill_value: Any, *, dtype: Any = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
+    """A new tensor filled with ``fill_value``, with ``input``'s shape.
+
+    Args:
+        input: The tensor whose shape (and, by default, dtype and device) to use.
+        fill_value: The value of every element.
+        dtype: The dtype; defaults to ``input.dtype``.
+        device: The device; defaults to ``input.device``.
+        requires_grad: Whether the new tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     return full(tuple(input.shape), fill_value, requires_grad=requires_grad,
                 **_like(input, dtype, device))
 
@@ -266,6 +311,14 @@ def fill_(self: Tensor, value: Any) -> Tensor:
 
 @tensor_method("zero_")
 def zero_(self: Tensor) -> Tensor:
+    """Fill ``self`` with zeros in place (``Tensor.zero_``).
+
+    Args:
+        self: The tensor to fill.
+
+    Returns:
+        ``self``.
+    """
     return fill_(self, 0)
 
 

@@ -54,6 +54,15 @@ def sum_to_array(g: Array, shape: tuple) -> Array:
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient back down to ``shape`` (differentiable).
+
+    Args:
+        g: The gradient, of a shape ``shape`` broadcasts to.
+        shape: The target shape.
+
+    Returns:
+        ``g`` itself if it already has ``shape``, else the reduced tensor.
+    """
     if tuple(g.shape) == tuple(shape):
         return g
     return _SumTo.apply(g, tuple(shape))
@@ -82,6 +91,15 @@ class _Expand(Function):
 
 
 def expand(x: Tensor, shape: tuple) -> Tensor:
+    """A broadcast view of ``x`` with ``shape`` (no copy; backward sums over the broadcast dims).
+
+    Args:
+        x: The tensor.
+        shape: The target shape; ``x.shape`` must broadcast to it.
+
+    Returns:
+        ``x`` itself if the shape already matches, else the expanded view.
+    """
     shape = tuple(shape)
     return x if tuple(x.shape) == shape else _Expand.apply(x, shape)
 
@@ -264,6 +282,16 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None,
 
 
 def true_divide(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
+    """Alias of ``div`` with no rounding mode: ``input / other``.
+
+    Args:
+        input: The first operand.
+        other: The second operand (broadcast against ``input``).
+        out: Optional tensor to write the result into.
+
+    Returns:
+        The elementwise result.
+    """
     return div(input, other, out=out)
 
 
@@ -309,14 +337,44 @@ def fmax(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def fmin(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise minimum ignoring NaN; not differentiable.
+
+    Args:
+        input: The first operand.
+        other: The second operand (broadcast against ``input``).
+        out: Optional tensor to write the result into.
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("fmin", input, other, out)
 
 
 def atan2(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise ``atan(input / other)`` with the quadrant from both signs.
+
+    Args:
+        input: The first operand.
+        other: The second operand (broadcast against ``input``).
+        out: Optional tensor to write the result into.
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("atan2", input, other, out)
 
 
 def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise ``sqrt(input**2 + other**2)``.
+
+    Args:
+        input: The first operand.
+        other: The second operand (broadcast against ``input``).
+        out: Optional tensor to write the result into.
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("hypot", input, other, out)
 
 
@@ -326,6 +384,16 @@ def xlogy(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
 
 
 def copysign(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
+    """``|input|`` with the sign of ``other``, elementwise.
+
+    Args:
+        input: The first operand.
+        other: The second operand (broadcast against ``input``).
+        out: Optional tensor to write the result into.
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("copysign", input, other, out)
 
 
@@ -540,6 +608,14 @@ class _Where(Function):
 
 
 def zeros_scalar(g: Tensor) -> Any:
+    """The zero scalar of ``g``'s dtype kind.
+
+    Args:
+        g: A tensor.
+
+    Returns:
+        ``0.0`` for floating-point ``g``, else ``0``.
+    """
     return 0.0 if g.dtype.is_floating_point else 0
 
 
@@ -589,10 +665,28 @@ clip = clamp
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:
+    """Clamp from below: ``max(input, min)``.
+
+    Args:
+        input: The tensor.
+        min: The lower bound (a scalar or a tensor).
+
+    Returns:
+        The clamped tensor.
+    """
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:
+    """Clamp from above: ``min(input, max)``.
+
+    Args:
+        input: The tensor.
+        max: The upper bound (a scalar or a tensor).
+
+    Returns:
+        The clamped tensor.
+    """
     return clamp(input, max=max)
 
 
@@ -676,10 +770,29 @@ def activation(op: str, input: Tensor, *params: float) -> Tensor:
 
 
 def leaky_relu_t(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """Leaky ReLU through the fused activation kernel.
+
+    Args:
+        x: The tensor.
+        negative_slope: Slope for negative inputs.
+
+    Returns:
+        The activated tensor.
+    """
     return activation("leaky_relu", x, negative_slope)
 
 
 def softplus_t(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus through the fused activation kernel.
+
+    Args:
+        x: The tensor.
+        beta: ``log(1 + exp(beta * x)) / beta``.
+        threshold: Above ``beta * x > threshold`` the output is ``x``.
+
+    Returns:
+        The activated tensor.
+    """
     return activation("softplus", x, beta, threshold)
 
 
@@ -790,6 +903,16 @@ for _name, _op in (("__iadd__", add), ("__isub__", sub), ("__imul__", mul),
 
 
 def to_(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """A no-op ``to`` that returns ``self`` unchanged.
+
+    Args:
+        self: The tensor.
+        *args: Ignored.
+        **kwargs: Ignored.
+
+    Returns:
+        ``self``.
+    """
     return self
 
 

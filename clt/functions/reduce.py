@@ -220,6 +220,16 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = N
 
 @tensor_method("aminmax")
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> tuple:
+    """The minimum and maximum, over ``dim`` or all elements.
+
+    Args:
+        input: The tensor.
+        dim: The dim to reduce; None reduces every dim.
+        keepdim: Whether to keep the reduced dim with size 1.
+
+    Returns:
+        ``(min, max)``.
+    """
     return amin(input, dim if dim is not None else (), keepdim), amax(
         input, dim if dim is not None else (), keepdim)
 
@@ -260,6 +270,15 @@ def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 
 
 def builtins_max(a: float, b: float) -> float:
+    """The larger of two numbers (Python's ``max``, which ``clt.max`` shadows here).
+
+    Args:
+        a: A number.
+        b: A number.
+
+    Returns:
+        ``a`` if ``a > b`` else ``b``.
+    """
     return a if a > b else b
 
 
@@ -279,11 +298,33 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
 
 def var_mean(input: Tensor, dim: Any = None, *, correction: Any = None, keepdim: bool = False
              ) -> tuple:
+    """The variance and the mean over ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce; None reduces every dim.
+        correction: Bessel's correction for the variance (default 1).
+        keepdim: Whether to keep the reduced dims with size 1.
+
+    Returns:
+        ``(var, mean)``.
+    """
     return var(input, dim, keepdim=keepdim, correction=correction), mean(input, dim, keepdim)
 
 
 def std_mean(input: Tensor, dim: Any = None, *, correction: Any = None, keepdim: bool = False
              ) -> tuple:
+    """The standard deviation and the mean over ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce; None reduces every dim.
+        correction: Bessel's correction (default 1).
+        keepdim: Whether to keep the reduced dims with size 1.
+
+    Returns:
+        ``(std, mean)``.
+    """
     return std(input, dim, keepdim=keepdim, correction=correction), mean(input, dim, keepdim)
 
 
@@ -499,6 +540,14 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 
 @tensor_method("msort")
 def msort(input: Tensor) -> Tensor:
+    """Sort along dim 0 (``sort(input, 0).values``).
+
+    Args:
+        input: The tensor.
+
+    Returns:
+        The sorted values.
+    """
     return sort(input, 0).values
 
 

@@ -24,6 +24,19 @@ def _shape_args(args: tuple) -> tuple:
 # view computation on Arrays (no autograd)
 
 def reshape_array(a: Array, shape: Sequence[int], must_view: bool = False) -> Array:
+    """Reshape a device array, as a view when the strides allow, else as a contiguous copy.
+
+    Args:
+        a: The array.
+        shape: The new shape; one entry may be -1.
+        must_view: Whether to refuse a copy (``view`` semantics).
+
+    Returns:
+        The reshaped array.
+
+    Raises:
+        RuntimeError: If ``must_view`` and the shape can't be viewed with the current strides.
+    """
     shape = shapes.infer_reshape(shape, a.numel)
     strides = shapes.view_strides(a.shape, a.strides, shape)
     if strides is None:
@@ -38,6 +51,18 @@ def reshape_array(a: Array, shape: Sequence[int], must_view: bool = False) -> Ar
 
 
 def permute_array(a: Array, dims: Sequence[int]) -> Array:
+    """A view of a device array with its dims reordered.
+
+    Args:
+        a: The array.
+        dims: A permutation of the dims (negative dims allowed).
+
+    Returns:
+        The permuted view.
+
+    Raises:
+        ShapeError: If ``dims`` is not a permutation of ``a``'s dims.
+    """
     dims = tuple(shapes.normalize_dim(d, a.ndim) for d in dims) if a.ndim else tuple(dims)
     if sorted(dims) != list(range(a.ndim)):
         raise ShapeError(f"permute(): dims {tuple(dims)} must be a permutation of the "
@@ -50,6 +75,15 @@ def _slice_key(key: Any) -> tuple:
 
 
 def is_basic_key(key: Any) -> bool:
+    """Whether an index key uses only basic indexing (ints, slices, None, Ellipsis), so it gives a
+    view.
+
+    Args:
+        key: The ``__getitem__`` key.
+
+    Returns:
+        False if it holds a tensor, an array, a bool, or another advanced index.
+    """
     for k in _slice_key(key):
         if getattr(k, "ndim", 0):          # numpy arrays (and masks) index like tensors
             return False
@@ -184,11 +218,32 @@ def view(input: Tensor, *shape: Any) -> Tensor:
 
 @tensor_method("view_as")
 def view_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input`` viewed with ``other``'s shape.
+
+    Args:
+        input: The tensor.
+        other: The tensor whose shape to use.
+
+    Returns:
+        The view.
+
+    Raises:
+        RuntimeError: If the shape can't be viewed with ``input``'s strides.
+    """
     return view(input, tuple(other.shape))
 
 
 @tensor_method("reshape_as")
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input`` reshaped to ``other``'s shape (a view when possible).
+
+    Args:
+        input: The tensor.
+        other: The tensor whose shape to use.
+
+    Returns:
+        The reshaped tensor.
+    """
     return reshape(input, tuple(other.shape))
 
 
@@ -241,6 +296,19 @@ def _mt_error(x: Tensor) -> Tensor:
 
 @tensor_method("movedim", "moveaxis")
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dims ``source`` to positions ``destination``, keeping the others in order (a view).
+
+    Args:
+        input: The tensor.
+        source: A dim or a sequence of dims to move.
+        destination: Their new positions, as many as ``source``.
+
+    Returns:
+        The permuted view.
+
+    Raises:
+        ShapeError: If ``source`` and ``destination`` have different lengths.
+    """
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
     if len(src) != len(dst):
@@ -285,6 +353,15 @@ def expand_method(input: Tensor, *sizes: Any) -> Tensor:
 
 @tensor_method("expand_as")
 def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    """``input`` broadcast to ``other``'s shape (a view).
+
+    Args:
+        input: The tensor.
+        other: The tensor whose shape to use.
+
+    Returns:
+        The expanded view.
+    """
     return expand_method(input, tuple(other.shape))
 
 
@@ -297,11 +374,33 @@ tensor_method("broadcast_to")(broadcast_to)
 
 
 def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Broadcast tensors to their common shape (views).
+
+    Args:
+        *tensors: The tensors.
+
+    Returns:
+        A tuple of expanded views, one per input.
+
+    Raises:
+        ShapeError: If the shapes don't broadcast.
+    """
     shape = shapes.broadcast_shapes(*(t.shape for t in tensors))
     return tuple(broadcast_to(t, shape) for t in tensors)
 
 
 def broadcast_shapes(*shape_list: Sequence[int]) -> tuple:
+    """The shape that the given shapes broadcast to.
+
+    Args:
+        *shape_list: Shapes (sequences of ints).
+
+    Returns:
+        The broadcast :class:`~clt.tensor.Size`.
+
+    Raises:
+        ShapeError: If the shapes don't broadcast.
+    """
     from clt.tensor import Size
 
     return Size(shapes.broadcast_shapes(*shape_list))
@@ -353,6 +452,14 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
 
 @tensor_method("ravel")
 def ravel(input: Tensor) -> Tensor:
+    """``input`` flattened to 1-D (a view when contiguous).
+
+    Args:
+        input: The tensor.
+
+    Returns:
+        The 1-D tensor.
+    """
     return reshape(input, (-1,))
 
 
@@ -371,6 +478,16 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 @tensor_method("select")
 def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, with that dim removed (a view).
+
+    Args:
+        input: The tensor.
+        dim: The dim.
+        index: The position along ``dim``; negative counts from the end.
+
+    Returns:
+        The view.
+    """
     d = shapes.normalize_dim(dim, input.ndim)
     return view_op(input, "index", (slice(None),) * d + (int(index),))
 
