@@ -102,6 +102,14 @@ def empty_cache(device: object = None) -> None:
 
 
 def is_tensor(obj: object) -> bool:
+    """Whether ``obj`` is a clt Tensor (Parameters included).
+
+    Args:
+        obj: Any object.
+
+    Returns:
+        True for Tensor instances.
+    """
     return isinstance(obj, Tensor)
 
 

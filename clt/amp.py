@@ -391,24 +391,59 @@ class GradScaler:
         return self._scale if self._enabled else 1.0
 
     def get_growth_factor(self) -> float:
+        """The current factor the scale is multiplied by after ``growth_interval`` clean steps.
+
+        Returns:
+            The value.
+        """
         return self._growth_factor
 
     def set_growth_factor(self, new_factor: float) -> None:
+        """Set the factor the scale grows by.
+
+        Args:
+            new_factor: The new value.
+        """
         self._growth_factor = float(new_factor)
 
     def get_backoff_factor(self) -> float:
+        """The current factor the scale is multiplied by after a step with Inf/NaN gradients.
+
+        Returns:
+            The value.
+        """
         return self._backoff_factor
 
     def set_backoff_factor(self, new_factor: float) -> None:
+        """Set the factor the scale backs off by.
+
+        Args:
+            new_factor: The new value.
+        """
         self._backoff_factor = float(new_factor)
 
     def get_growth_interval(self) -> int:
+        """The current number of consecutive clean steps before the scale grows.
+
+        Returns:
+            The value.
+        """
         return self._growth_interval
 
     def set_growth_interval(self, new_interval: int) -> None:
+        """Set the number of clean steps before the scale grows.
+
+        Args:
+            new_interval: The new value.
+        """
         self._growth_interval = int(new_interval)
 
     def is_enabled(self) -> bool:
+        """Whether the scaler is active (disabled scalers pass gradients through).
+
+        Returns:
+            The flag given at construction.
+        """
         return self._enabled
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -423,6 +458,14 @@ class GradScaler:
                 "_growth_tracker": self._growth_tracker}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state from :meth:`state_dict` (a no-op when disabled).
+
+        Args:
+            state_dict: The saved dict.
+
+        Raises:
+            RuntimeError: If the dict is empty (saved from a disabled scaler).
+        """
         if not self._enabled:
             return
         if len(state_dict) == 0:

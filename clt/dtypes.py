@@ -27,22 +27,27 @@ class DType:
 
     @property
     def itemsize(self) -> int:
+        """Bytes per element."""
         return self.np.itemsize
 
     @property
     def is_floating_point(self) -> bool:
+        """True for float kinds."""
         return self.kind == "f"
 
     @property
     def is_signed(self) -> bool:
+        """True for signed integer and float kinds."""
         return self.kind in "if"
 
     @property
     def is_bool(self) -> bool:
+        """True for bool."""
         return self.kind == "b"
 
     @property
     def is_integer(self) -> bool:
+        """True for signed and unsigned integer kinds (not bool)."""
         return self.kind in "iu"
 
     def __eq__(self, other: object) -> bool:

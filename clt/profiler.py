@@ -19,6 +19,15 @@ from typing import Any, Iterable
 
 @dataclass
 class KernelStats:
+    """Timing totals of one kernel name.
+
+    Attributes:
+        name: The kernel name.
+        calls: Number of launches.
+        total_ns: Total device time, in ns.
+        min_ns: Shortest launch, in ns.
+        max_ns: Longest launch, in ns.
+    """
     name: str
     calls: int = 0
     total_ns: int = 0
@@ -27,6 +36,7 @@ class KernelStats:
 
     @property
     def mean_ns(self) -> float:
+        """Mean device time per launch, in ns (0 with no calls)."""
         return self.total_ns / self.calls if self.calls else 0.0
 
 
@@ -84,6 +94,13 @@ class profile:
             d.set_profiling(self._was_profiling[d])
 
     def record(self, device: Any, name: str, event: Any) -> None:
+        """Queue a kernel's event for timing (called by the device on each launch).
+
+        Args:
+            device: The device that launched the kernel.
+            name: The kernel name.
+            event: The OpenCL event of the launch.
+        """
         self._pending.append((device.id, name, event))
         if len(self._pending) > self.flush_every:
             self._flush(self.flush_every // 2)
@@ -104,9 +121,15 @@ class profile:
 
     @property
     def device_seconds(self) -> float:
+        """Total device time of every timed kernel, in seconds."""
         return sum(s.total_ns for s in self.stats.values()) * 1e-9
 
     def key_averages(self) -> list[KernelStats]:
+        """The per-kernel statistics, by total device time, largest first.
+
+        Returns:
+            A list of :class:`KernelStats`.
+        """
         return sorted(self.stats.values(), key=lambda s: s.total_ns, reverse=True)
 
     def table(self, row_limit: int = 25) -> str:
@@ -135,4 +158,12 @@ class profile:
 
 
 def profile_devices(devices: Iterable[Any]) -> profile:
+    """A :class:`profile` over several devices.
+
+    Args:
+        devices: The devices to profile.
+
+    Returns:
+        The (not yet entered) profile context manager.
+    """
     return profile(list(devices))

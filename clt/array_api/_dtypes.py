@@ -237,4 +237,9 @@ def astype(x: Tensor, dtype: Any, /, *, copy: builtins.bool = True,
 
 
 def default_float() -> D.DType:
+    """The default floating-point dtype.
+
+    Returns:
+        ``clt.get_default_dtype()``.
+    """
     return D.get_default_dtype()

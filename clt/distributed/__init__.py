@@ -60,26 +60,52 @@ def init_process_group(backend: str = "mpi", timeout: float | None = None, comm:
 
 
 def is_initialized() -> bool:
+    """Whether :func:`init_process_group` has set up MPI.
+
+    Returns:
+        True after initialization and before :func:`destroy_process_group`.
+    """
     return _STATE["comm"] is not None
 
 
 def destroy_process_group() -> None:
+    """Forget the communicator and go back to a single process (rank 0 of 1)."""
     _STATE.update(comm=None, rank=0, world=1, local_rank=0, local_world=1)
 
 
 def get_rank() -> int:
+    """This process's rank (0 when not initialized).
+
+    Returns:
+        The rank.
+    """
     return _STATE["rank"]
 
 
 def get_world_size() -> int:
+    """The number of processes (1 when not initialized).
+
+    Returns:
+        The world size.
+    """
     return _STATE["world"]
 
 
 def get_local_rank() -> int:
+    """This process's rank among the processes on its node.
+
+    Returns:
+        The local rank.
+    """
     return _STATE["local_rank"]
 
 
 def is_main_process() -> bool:
+    """Whether this is rank 0.
+
+    Returns:
+        True on rank 0.
+    """
     return _STATE["rank"] == 0
 
 
@@ -187,6 +213,15 @@ def all_gather_object(obj: Any) -> list[Any]:
 
 
 def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Rank ``src``'s picklable object, on every rank.
+
+    Args:
+        obj: This rank's object (only ``src``'s is kept).
+        src: The rank whose object to return.
+
+    Returns:
+        ``src``'s object.
+    """
     return all_gather_object(obj)[src]
 
 

@@ -146,6 +146,7 @@ class DistributedDataParallel(ModuleWrapper):
 
     # -- forward -----------------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        """Broadcast buffers from rank 0 (if ``broadcast_buffers``) and run the wrapped module."""
         if self.broadcast_buffers:
             from clt import distributed as dist
 
@@ -155,6 +156,11 @@ class DistributedDataParallel(ModuleWrapper):
 
 
     def extra_repr(self) -> str:
+        """The world size and the number of gradient buckets.
+
+        Returns:
+            A short description for ``repr()``.
+        """
         from clt import distributed as dist
 
         return f"world_size={dist.get_world_size()}, buckets={len(self._buckets)}"

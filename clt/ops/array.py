@@ -41,6 +41,16 @@ class Array:
 
     @classmethod
     def empty(cls, device: Device, shape: Sequence[int], dtype: DType) -> "Array":
+        """A new contiguous array with uninitialized storage.
+
+        Args:
+            device: The device to allocate on.
+            shape: The shape.
+            dtype: The element type.
+
+        Returns:
+            The array.
+        """
         shape = tuple(shape)
         n = shapes.numel(shape)
         return cls(Storage(device, n * dtype.itemsize), shape, shapes.contiguous_strides(shape),
@@ -48,25 +58,35 @@ class Array:
 
     @property
     def device(self) -> Device:
+        """The device that holds the storage."""
         return self.storage.device
 
     @property
     def buffer(self) -> cl.Buffer:
+        """The OpenCL buffer of the storage."""
         return self.storage.buffer
 
     @property
     def ndim(self) -> int:
+        """The number of dims."""
         return len(self.shape)
 
     @property
     def numel(self) -> int:
+        """The number of elements."""
         return shapes.numel(self.shape)
 
     @property
     def nbytes(self) -> int:
+        """Bytes the elements of this view occupy."""
         return self.numel * self.dtype.itemsize
 
     def is_contiguous(self) -> bool:
+        """Whether the view is row-major with no gaps.
+
+        Returns:
+            True for a C-contiguous view.
+        """
         return shapes.is_contiguous(self.shape, self.strides)
 
     def view(self, shape: Sequence[int], strides: Sequence[int], offset: int | None = None
@@ -76,6 +96,8 @@ class Array:
                      self.dtype)
 
     def bump_version(self) -> None:
+        """Increment the storage's version counter (after an in-place write), so autograd can detect
+        stale saved tensors."""
         self.storage.version += 1
 
     def __repr__(self) -> str:

@@ -35,6 +35,18 @@ def _ulong8(values: tuple[int, ...]) -> np.ndarray:
 
 
 def check_same_device(arrays: Sequence[Array], op: str) -> Device:
+    """Check that all arrays are on one device.
+
+    Args:
+        arrays: The operands (at least one).
+        op: The op name, for the error message.
+
+    Returns:
+        The common device.
+
+    Raises:
+        DeviceError: If two arrays are on different devices.
+    """
     dev = arrays[0].device
     for a in arrays[1:]:
         if a.device is not dev:
@@ -86,6 +98,16 @@ class Plan:
         self.out_st, self.in_st, self.tail = out_st, in_st, tail
 
     def run(self, out: Array, inputs: Sequence[Array], scalars: Sequence[Any]) -> Array:
+        """Enqueue the planned kernel on new operands of the planned shapes and strides.
+
+        Args:
+            out: The output array.
+            inputs: The input arrays.
+            scalars: The scalar kernel arguments.
+
+        Returns:
+            ``out``.
+        """
         args: list[Any] = [out.storage.buffer, out.offset, self.out_st]
         for x, st in zip(inputs, self.in_st):
             args += (x.storage.buffer, x.offset, st)
@@ -160,6 +182,16 @@ def launch_map(op: str, expr: str, out: Array, inputs: Sequence[Array],
 
 
 def empty_like_shape(device: Device, shape: Sequence[int], dtype: DType) -> Array:
+    """A new uninitialized contiguous array.
+
+    Args:
+        device: The device.
+        shape: The shape.
+        dtype: The element type.
+
+    Returns:
+        The array.
+    """
     return Array.empty(device, shape, dtype)
 
 

@@ -29,6 +29,14 @@ def as_shape(shape: Iterable[int] | int) -> Shape:
 
 
 def numel(shape: Sequence[int]) -> int:
+    """The number of elements of a shape.
+
+    Args:
+        shape: The dims.
+
+    Returns:
+        Their product (1 for ``()``).
+    """
     return math.prod(shape)
 
 

@@ -136,6 +136,14 @@ class Balancer:
         self.device_times: list[float] = []
 
     def split(self, n: int) -> list[int]:
+        """Split a batch of ``n`` samples across the devices in proportion to their shares.
+
+        Args:
+            n: The batch size.
+
+        Returns:
+            One chunk size per device, summing to ``n`` (each at least 1 when ``n`` allows).
+        """
         k = len(self.devices)
         if n < k:
             sizes = [1] * n + [0] * (k - n)
@@ -260,6 +268,8 @@ class DataParallel(ModuleWrapper):
             object.__setattr__(r, "training", m.training)
 
     def forward(self, *inputs: Any) -> Any:
+        """Split the inputs along ``dim``, run the replicas on their devices, and gather the outputs
+        on ``output_device``."""
         if len(self.device_list) == 1:
             return self.module(*inputs)
         x0 = inputs[0]
@@ -284,6 +294,11 @@ class DataParallel(ModuleWrapper):
         return gather(outs, self.output_device, self.dim)
 
     def extra_repr(self) -> str:
+        """The device ids and the split dim.
+
+        Returns:
+            A short description for ``repr()``.
+        """
         return f"devices={[d.id for d in self.device_list]}, dim={self.dim}"
 
 

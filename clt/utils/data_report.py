@@ -10,6 +10,22 @@ import numpy as np
 
 @dataclass
 class DataReport:
+    """Summary statistics and warnings about a dataset, as printed by ``str()``.
+
+    Attributes:
+        n_samples: Number of samples.
+        feature_shape: Shape of one sample's features.
+        nan_count: Number of NaN values.
+        inf_count: Number of infinite values.
+        min: Smallest finite value.
+        max: Largest finite value.
+        mean: Mean of the finite values.
+        std: Standard deviation of the finite values.
+        constant_features: Indices of flattened features with zero standard deviation.
+        duplicate_samples: Number of samples that repeat another one.
+        class_counts: Samples per class label, when labels were given.
+        warnings: Human-readable problems found.
+    """
     n_samples: int
     feature_shape: tuple
     nan_count: int

@@ -16,6 +16,14 @@ def memory_report(device: Any = None) -> dict[str, int]:
 
 
 def format_memory(report: dict[str, int]) -> str:
+    """Format a memory report in MiB.
+
+    Args:
+        report: Byte counts keyed by name, as from ``memory_report``.
+
+    Returns:
+        A line such as ``"allocated 1.0 MiB, reserved 4.0 MiB, peak 2.0 MiB"``.
+    """
     mib = 2 ** 20
     return ", ".join(f"{k} {v / mib:.1f} MiB" for k, v in report.items())
 
@@ -28,6 +36,13 @@ class MemoryMonitor(Callback):
         self.records: list[tuple[int, dict[str, int]]] = []
 
     def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
+        """Record (and optionally print) the memory report every ``every`` steps.
+
+        Args:
+            trainer: The Trainer; its ``device`` is reported.
+            step: The global step.
+            logs: The batch's values (unused).
+        """
         if step % self.every == 0:
             rep = memory_report(trainer.device)
             self.records.append((step, rep))

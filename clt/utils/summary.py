@@ -8,6 +8,16 @@ from typing import Any, Sequence
 
 @dataclass
 class LayerInfo:
+    """One row of a :class:`ModelSummary`: a leaf module.
+
+    Attributes:
+        name: The module's dotted name.
+        kind: The module's class name.
+        output_shape: Shape of its output.
+        params: Number of parameter elements it owns.
+        trainable: How many of them require grad.
+        flops: Estimated floating-point operations of its forward.
+    """
     name: str
     kind: str
     output_shape: tuple
@@ -18,6 +28,17 @@ class LayerInfo:
 
 @dataclass
 class ModelSummary:
+    """Per-layer table and totals of a model, as printed by ``str()``.
+
+    Attributes:
+        layers: One :class:`LayerInfo` per leaf module, in call order.
+        total_params: Number of parameter elements.
+        trainable_params: How many of them require grad.
+        total_flops: Estimated forward FLOPs.
+        param_bytes: Bytes of the parameters.
+        activation_bytes: Bytes of the leaf modules' outputs.
+        input_bytes: Bytes of the input.
+    """
     layers: list[LayerInfo]
     total_params: int
     trainable_params: int

@@ -11,6 +11,12 @@ import numpy as np
 
 @dataclass
 class LRFinderResult:
+    """The learning rates tried by the LR finder and the smoothed loss at each.
+
+    Attributes:
+        lrs: The learning rates, increasing.
+        losses: The smoothed loss at each learning rate.
+    """
     lrs: list[float]
     losses: list[float]
 
@@ -23,6 +29,14 @@ class LRFinderResult:
         return float(self.lrs[int(np.argmin(grads[:-1]))])
 
     def plot(self, path: str) -> str:
+        """Save a log-scale plot of loss against learning rate, marking the suggestion.
+
+        Args:
+            path: The image file to write.
+
+        Returns:
+            ``path``.
+        """
         from clt.utils.plots import _plt
 
         plt = _plt()
