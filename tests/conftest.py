@@ -47,11 +47,34 @@ def skip_if_no_fp64(device, dtype) -> None:
         pytest.skip(f"{device} lacks fp64")
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Report how many OpenCL programs this run built (cold-cache cost) and how many came from
-    the disk cache."""
+def pytest_configure(config):
+    # xdist workers inherit this: each leaves its build counts there for the summary
+    if not hasattr(config, "workerinput") and "CLT_TEST_STATS_DIR" not in os.environ:
+        import tempfile
+
+        os.environ["CLT_TEST_STATS_DIR"] = tempfile.mkdtemp(prefix="clt-test-stats-")
+
+
+def pytest_sessionfinish(session, exitstatus):
     from clt.backend.program import STATS
 
+    folder = os.environ.get("CLT_TEST_STATS_DIR")
+    if folder and os.path.isdir(folder):
+        name = getattr(session.config, "workerinput", {}).get("workerid", "main")
+        with open(os.path.join(folder, f"{name}.txt"), "w") as fh:
+            fh.write(f"{STATS.programs_built} {STATS.disk_hits} {STATS.build_seconds}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Report how many OpenCL programs this run built (cold-cache cost) and how many came from
+    the disk cache, summed over xdist workers."""
+    folder = os.environ.get("CLT_TEST_STATS_DIR")
+    built = hits = 0
+    seconds = 0.0
+    if folder and os.path.isdir(folder):
+        for f in os.listdir(folder):
+            b, h, t = open(os.path.join(folder, f)).read().split()
+            built, hits, seconds = built + int(b), hits + int(h), seconds + float(t)
     terminalreporter.write_line(
-        f"clt kernels: {STATS.programs_built} programs built, {STATS.disk_hits} loaded from the "
-        f"disk cache, {STATS.build_seconds:.1f} s spent building")
+        f"clt kernels: {built} programs built, {hits} loaded from the disk cache, "
+        f"{seconds:.1f} s spent building (all workers)")

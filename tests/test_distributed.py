@@ -51,11 +51,11 @@ def test_structure_mismatch_is_detected(tmp_path):
 
 def test_hung_rank_fails_with_clear_error(tmp_path):
     start = time.monotonic()
-    proc = launch(2, "hang", tmp_path / "x", timeout_s=3, limit=120)
+    proc = launch(2, "hang", tmp_path / "x", timeout_s=5, limit=150)
     elapsed = time.monotonic() - start
     assert proc.returncode != 0
-    assert "barrier did not complete within 3 s" in proc.stderr
-    assert elapsed < 45
+    assert "barrier did not complete within 5 s" in proc.stderr + proc.stdout, proc.stderr[-2000:]
+    assert elapsed < 55                    # the hung rank sleeps 60 s: we did not wait for it
 
 
 def test_trainer_under_mpi_writes_on_rank0_only(tmp_path):
