@@ -35,6 +35,11 @@ class ConvSpec:
     groups: int
 
     def args(self) -> tuple:
+        """The geometry as positional arguments for the ``clt.ops.conv`` kernels.
+
+        Returns:
+            ``(stride, padding, dilation, groups)``.
+        """
         return self.stride, self.padding, self.dilation, self.groups
 
 
@@ -51,6 +56,7 @@ class Conv2dFn(Function):
     @staticmethod
     def forward(ctx, x: Tensor, w: Tensor, b: Tensor | None, spec: ConvSpec,
                 out_hw: tuple[int, int]) -> Array:
+        """Run the conv2d kernel; saves ``x`` and ``w`` for backward."""
         ctx.spec, ctx.in_hw, ctx.k_hw = spec, tuple(x.shape[2:]), tuple(w.shape[2:])
         ctx.save_for_backward(x, w)
         s = spec
@@ -59,6 +65,8 @@ class Conv2dFn(Function):
 
     @staticmethod
     def backward(ctx, gy: Tensor) -> tuple:
+        """Gradients of ``x``, ``w`` and ``b`` (as differentiable Functions when a graph is
+        recorded)."""
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
         gb = channel_sum(gy) if need[2] else None
@@ -78,6 +86,7 @@ class ConvInputGradFn(Function):
 
     @staticmethod
     def forward(ctx, gy: Tensor, w: Tensor, spec: ConvSpec, in_hw: tuple[int, int]) -> Array:
+        """Run the transposed-convolution kernel on ``gy`` to the input size ``in_hw``."""
         ctx.spec, ctx.out_hw = spec, tuple(gy.shape[2:])
         ctx.save_for_backward(gy, w)
         s = spec
@@ -86,6 +95,7 @@ class ConvInputGradFn(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Gradients of ``gy`` (a conv2d) and ``w`` (a weight gradient)."""
         gy, w = ctx.saved_tensors
         need = ctx.needs_input_grad
         ggy = Conv2dFn.apply(g, w, None, ctx.spec, ctx.out_hw) if need[0] else None
@@ -98,6 +108,7 @@ class ConvWeightGradFn(Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, gy: Tensor, spec: ConvSpec, k_hw: tuple[int, int]) -> Array:
+        """Run the weight-gradient kernel for a kernel of size ``k_hw``."""
         ctx.spec, ctx.in_hw, ctx.out_hw = spec, tuple(x.shape[2:]), tuple(gy.shape[2:])
         ctx.save_for_backward(x, gy)
         s = spec
@@ -106,6 +117,7 @@ class ConvWeightGradFn(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Gradients of ``x`` (an input gradient) and ``gy`` (a conv2d)."""
         x, gy = ctx.saved_tensors
         need = ctx.needs_input_grad
         gx = ConvInputGradFn.apply(gy, g, ctx.spec, ctx.in_hw) if need[0] else None
@@ -118,11 +130,13 @@ class ChannelSumFn(Function):
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Array:
+        """Sum every dim but 1, in ``x``'s dtype."""
         ctx.shape = tuple(x.shape)
         return _as_dtype(K.channel_sum(x._data), x.dtype)
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Broadcast ``g`` back to the input shape."""
         shape = ctx.shape
         view = (1, shape[1]) + (1,) * (len(shape) - 2)
         return (g.reshape(view).expand(shape),)
@@ -138,6 +152,17 @@ def channel_sum(x: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class PoolSpec:
+    """Geometry of a 2-D pooling window.
+
+    Attributes:
+        kernel: Window (height, width).
+        stride: Step (height, width).
+        padding: Implicit padding (top, left).
+        dilation: Spacing of window elements.
+        ceil_mode: Whether the output size rounds up.
+        count_include_pad: Whether average pooling counts padded elements.
+        divisor: Fixed divisor for average pooling (0: use the window count).
+    """
     kernel: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
@@ -152,6 +177,7 @@ class MaxPool2dFn(Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, spec: PoolSpec) -> tuple[Array, Tensor]:
+        """Run the max-pool kernel; the indices are marked non-differentiable."""
         y, idx = K.pool2d(x._data, "max", spec.kernel, spec.stride, spec.padding,
                           spec.dilation, spec.ceil_mode)
         idx_t = Tensor(idx)
@@ -161,6 +187,7 @@ class MaxPool2dFn(Function):
 
     @staticmethod
     def backward(ctx, gy: Tensor, _gidx: Any = None) -> tuple:
+        """Route ``gy`` to the argmax positions (``MaxPoolGradFn``)."""
         return MaxPoolGradFn.apply(gy, ctx.idx, ctx.in_shape, ctx.spec, False), None
 
 
@@ -170,6 +197,7 @@ class MaxPoolGradFn(Function):
     @staticmethod
     def forward(ctx, gy: Tensor, idx: Tensor, in_shape: tuple, spec: Any, adaptive: bool
                 ) -> Array:
+        """Route ``gy`` to the argmax positions ``idx`` in a tensor of ``in_shape``."""
         ctx.idx = idx
         if adaptive:
             return K.adaptive_pool2d_backward(gy._data, idx._data, in_shape, "max")
@@ -178,6 +206,7 @@ class MaxPoolGradFn(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Gather ``g`` at the indices (``PlaneGatherFn``): the gradient of ``gy``."""
         return PlaneGatherFn.apply(g, ctx.idx), None, None, None, None
 
 
@@ -186,17 +215,21 @@ class PlaneGatherFn(Function):
 
     @staticmethod
     def forward(ctx, src: Tensor, idx: Tensor) -> Array:
+        """Gather ``src`` at ``idx`` per plane."""
         ctx.idx, ctx.shape = idx, tuple(src.shape)
         return K.plane_gather(src._data, idx._data)
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Scatter ``g`` back to the source positions (the gradient of ``src``)."""
         return MaxPoolGradFn.apply(g, ctx.idx, ctx.shape, None, True), None
 
 
 class AvgPool2dFn(Function):
+    """Average pooling over the last two dims with a :class:`PoolSpec`."""
     @staticmethod
     def forward(ctx, x: Tensor, spec: PoolSpec) -> Array:
+        """Run the average-pool kernel."""
         ctx.spec, ctx.in_shape = spec, tuple(x.shape)
         y, _ = K.pool2d(x._data, "avg", spec.kernel, spec.stride, spec.padding, (1, 1),
                         spec.ceil_mode, spec.count_include_pad, spec.divisor)
@@ -204,12 +237,15 @@ class AvgPool2dFn(Function):
 
     @staticmethod
     def backward(ctx, gy: Tensor) -> tuple:
+        """Spread ``gy`` over each window (``AvgPoolGradFn``)."""
         return AvgPoolGradFn.apply(gy, ctx.in_shape, ctx.spec), None
 
 
 class AvgPoolGradFn(Function):
+    """Gradient of average pooling: ``gy`` spread evenly over each window."""
     @staticmethod
     def forward(ctx, gy: Tensor, in_shape: tuple, spec: PoolSpec) -> Array:
+        """Run the average-pool backward kernel to a tensor of ``in_shape``."""
         ctx.spec = spec
         return K.pool2d_backward(gy._data, None, in_shape, "avg", spec.kernel, spec.stride,
                                  spec.padding, (1, 1), spec.count_include_pad, spec.divisor)
@@ -217,12 +253,15 @@ class AvgPoolGradFn(Function):
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
         # average pooling is linear: its gradient's adjoint is the pooling itself
+        """Average-pool ``g`` (the op is linear, so its adjoint is the pooling)."""
         return AvgPool2dFn.apply(g, ctx.spec), None, None
 
 
 class AdaptiveMaxPool2dFn(Function):
+    """Adaptive max pooling to a fixed (OH, OW); returns (values, int64 indices)."""
     @staticmethod
     def forward(ctx, x: Tensor, size: tuple[int, int]) -> tuple[Array, Tensor]:
+        """Run the adaptive max-pool kernel; the indices are marked non-differentiable."""
         y, idx = K.adaptive_pool2d(x._data, "max", size)
         idx_t = Tensor(idx)
         ctx.mark_non_differentiable(idx_t)
@@ -231,28 +270,35 @@ class AdaptiveMaxPool2dFn(Function):
 
     @staticmethod
     def backward(ctx, gy: Tensor, _gidx: Any = None) -> tuple:
+        """Route ``gy`` to the argmax positions (``MaxPoolGradFn``)."""
         return MaxPoolGradFn.apply(gy, ctx.idx, ctx.in_shape, None, True), None
 
 
 class AdaptiveAvgPool2dFn(Function):
+    """Adaptive average pooling to a fixed (OH, OW)."""
     @staticmethod
     def forward(ctx, x: Tensor, size: tuple[int, int]) -> Array:
+        """Run the adaptive average-pool kernel."""
         ctx.in_shape, ctx.size = tuple(x.shape), size
         return K.adaptive_pool2d(x._data, "avg", size)[0]
 
     @staticmethod
     def backward(ctx, gy: Tensor) -> tuple:
+        """Spread ``gy`` over each window (``AdaptiveAvgPoolGradFn``)."""
         return AdaptiveAvgPoolGradFn.apply(gy, ctx.in_shape), None
 
 
 class AdaptiveAvgPoolGradFn(Function):
+    """Gradient of adaptive average pooling."""
     @staticmethod
     def forward(ctx, gy: Tensor, in_shape: tuple) -> Array:
+        """Run the adaptive average-pool backward kernel to a tensor of ``in_shape``."""
         ctx.size = tuple(gy.shape[-2:])
         return K.adaptive_pool2d_backward(gy._data, None, in_shape, "avg")
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Adaptive-average-pool ``g`` (the adjoint of this linear op)."""
         return AdaptiveAvgPool2dFn.apply(g, ctx.size), None
 
 
@@ -261,31 +307,44 @@ class AdaptiveAvgPoolGradFn(Function):
 
 @dataclass(frozen=True)
 class InterpSpec:
+    """How to resample in :class:`UpsampleFn`.
+
+    Attributes:
+        mode: ``"nearest"``, ``"nearest_exact"`` or ``"bilinear"``.
+        align_corners: Whether corner pixels map onto each other (bilinear).
+        scales: Per-dim output-to-input scale, or None to derive it from the sizes.
+    """
     mode: str                       # "nearest", "nearest_exact" or "bilinear"
     align_corners: bool
     scales: tuple[float | None, float | None]
 
 
 class UpsampleFn(Function):
+    """2-D resampling of (N, C, H, W) to a given (OH, OW)."""
     @staticmethod
     def forward(ctx, x: Tensor, size: tuple[int, int], spec: InterpSpec) -> Array:
+        """Run the upsampling kernel."""
         ctx.in_shape, ctx.size, ctx.spec = tuple(x.shape), size, spec
         return K.upsample2d(x._data, size, spec.mode, spec.align_corners, spec.scales)
 
     @staticmethod
     def backward(ctx, gy: Tensor) -> tuple:
+        """Accumulate ``gy`` back onto the input grid (``UpsampleGradFn``)."""
         return UpsampleGradFn.apply(gy, ctx.in_shape, ctx.spec), None, None
 
 
 class UpsampleGradFn(Function):
+    """Gradient of :class:`UpsampleFn`."""
     @staticmethod
     def forward(ctx, gy: Tensor, in_shape: tuple, spec: InterpSpec) -> Array:
+        """Run the upsampling backward kernel to a tensor of ``in_shape``."""
         ctx.size, ctx.spec = tuple(gy.shape[-2:]), spec
         return K.upsample2d_backward(gy._data, in_shape, spec.mode, spec.align_corners,
                                      spec.scales)
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Upsample ``g`` (the adjoint of this linear op)."""
         return UpsampleFn.apply(g, ctx.size, ctx.spec), None, None
 
 
@@ -303,6 +362,7 @@ class BatchNormFn(Function):
     @staticmethod
     def forward(ctx, x: Tensor, w: Tensor | None, b: Tensor | None, rm: Tensor | None,
                 rv: Tensor | None, training: bool, momentum: float, eps: float) -> Array:
+        """Run the fused batch-norm kernels (updating ``rm``/``rv`` in training)."""
         y, save = K.batch_norm(x._data, w._data if w is not None else None,
                                b._data if b is not None else None,
                                rm._data if rm is not None else None,
@@ -314,6 +374,8 @@ class BatchNormFn(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Gradients of ``x``, ``w`` and ``b`` (fused kernels, or composed ops when a graph is
+        recorded)."""
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
         if STATE.enabled:   # create_graph: a differentiable composition
@@ -366,6 +428,7 @@ class RowNormFn(Function):
     @staticmethod
     def forward(ctx, x: Tensor, w: Tensor | None, b: Tensor | None, rows: int, groups: int,
                 hw: int, eps: float, layer: bool) -> Array:
+        """Run the fused row-normalisation kernel."""
         ctx.layer = layer
         y, save = K.row_norm(x._data, rows, groups, hw, w._data if w is not None else None,
                              b._data if b is not None else None, eps)
@@ -376,6 +439,8 @@ class RowNormFn(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Gradients of ``x``, ``w`` and ``b`` (fused kernels, or composed ops when a graph is
+        recorded)."""
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
         rows, groups, hw = ctx.geom
@@ -438,6 +503,7 @@ class CatFn(Function):
 
     @staticmethod
     def forward(ctx, dim: int, *xs: Tensor) -> Array:
+        """Copy each input into its slice of a new array along ``dim``."""
         first = xs[0]
         shape = list(first.shape)
         shape[dim] = sum(x.shape[dim] for x in xs)
@@ -453,6 +519,7 @@ class CatFn(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
+        """Slice ``g`` back into one view per input (None for ``dim``)."""
         grads: list[Any] = [None]
         start = 0
         for n, need in zip(ctx.sizes, ctx.needs_input_grad[1:]):
@@ -484,6 +551,7 @@ class LSTMCellFn(Function):
 
     @staticmethod
     def forward(ctx, gx: Tensor, gh: Tensor, c0: Tensor) -> tuple[Array, Array]:
+        """Run the fused LSTM cell kernel; returns ``(h, c)``."""
         h, c, act = K.lstm_cell(gx._data, gh._data, c0._data)
         ctx.save_for_backward(gx, gh, c0)
         ctx.act, ctx.c = act, c
@@ -491,6 +559,7 @@ class LSTMCellFn(Function):
 
     @staticmethod
     def backward(ctx, dh: Tensor | None, dc: Tensor | None) -> tuple:
+        """Gradients of ``gx``, ``gh`` and ``c0`` from ``dh`` and ``dc`` (either may be None)."""
         gx, gh, c0 = ctx.saved_tensors
         if STATE.enabled:
             return _lstm_backward_composed(gx, gh, c0, dh, dc)
@@ -526,6 +595,7 @@ class GRUCellFn(Function):
 
     @staticmethod
     def forward(ctx, gx: Tensor, gh: Tensor, h0: Tensor) -> Array:
+        """Run the fused GRU cell kernel; returns ``h``."""
         h, act = K.gru_cell(gx._data, gh._data, h0._data)
         ctx.save_for_backward(gx, gh, h0)
         ctx.act = act
@@ -533,6 +603,7 @@ class GRUCellFn(Function):
 
     @staticmethod
     def backward(ctx, dh: Tensor) -> tuple:
+        """Gradients of ``gx``, ``gh`` and ``h0`` from ``dh``."""
         gx, gh, h0 = ctx.saved_tensors
         if STATE.enabled:
             return _gru_backward_composed(gx, gh, h0, dh)
