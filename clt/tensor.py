@@ -68,7 +68,14 @@ class Tensor:
         return Size(self._data.shape)
 
     def size(self, dim: int | None = None) -> Size | int:
-        """The shape, or the length of one dim."""
+        """The shape, or the length of one dim.
+
+        Args:
+            dim: A dim (negative counts from the end), or None for the whole shape.
+
+        Returns:
+            The :class:`Size`, or the length of ``dim``.
+        """
         if dim is None:
             return Size(self._data.shape)
         from clt.ops.shapes import normalize_dim
@@ -76,7 +83,14 @@ class Tensor:
         return self._data.shape[normalize_dim(dim, self.ndim)] if self.ndim else 1
 
     def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
-        """Strides in elements, or the stride of one dim."""
+        """Strides in elements, or the stride of one dim.
+
+        Args:
+            dim: A dim (negative counts from the end), or None for all strides.
+
+        Returns:
+            The tuple of strides, or the stride of ``dim``.
+        """
         if dim is None:
             return self._data.strides
         from clt.ops.shapes import normalize_dim
@@ -246,7 +260,17 @@ class Tensor:
 
     # -- autograd state (the engine lives in clt.autograd) ---------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        """Set ``requires_grad`` in place (leaves only, floating point only)."""
+        """Set ``requires_grad`` in place (leaves only, floating point only).
+
+        Args:
+            requires_grad: The new flag.
+
+        Returns:
+            self.
+
+        Raises:
+            RuntimeError: If clearing the flag on a non-leaf, or setting it on a non-float tensor.
+        """
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
                                "you want to use a computed variable in a subgraph that doesn't "
@@ -294,7 +318,14 @@ class Tensor:
 
 
 def tensor_method(*names: str) -> Callable[[Callable], Callable]:
-    """Decorator that also attaches a function as Tensor method(s) under ``names``."""
+    """Decorator that also attaches a function as Tensor method(s) under ``names``.
+
+    Args:
+        *names: The Tensor attribute names to attach the function under.
+
+    Returns:
+        A decorator that returns the function unchanged.
+    """
     def deco(fn: Callable) -> Callable:
         for name in names:
             setattr(Tensor, name, fn)

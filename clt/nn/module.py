@@ -127,7 +127,16 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Add a parameter (or a None placeholder) under ``name``."""
+        """Add a parameter (or a None placeholder) under ``name``.
+
+        Args:
+            name: The attribute name; no dots, not empty.
+            param: The parameter, or None.
+
+        Raises:
+            KeyError: If ``name`` is empty or contains a dot.
+            TypeError: If ``param`` is neither None nor a Parameter.
+        """
         if "." in name or name == "":
             raise KeyError(f"parameter name can't contain \".\" or be empty, got {name!r}")
         if param is not None and not isinstance(param, Parameter):
@@ -136,7 +145,17 @@ class Module:
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        """Add a buffer: state that is saved in ``state_dict`` (if persistent) but not learned."""
+        """Add a buffer: state that is saved in ``state_dict`` (if persistent) but not learned.
+
+        Args:
+            name: The attribute name; no dots, not empty.
+            tensor: The buffer, or None.
+            persistent: Whether ``state_dict`` includes it.
+
+        Raises:
+            KeyError: If ``name`` is empty or contains a dot.
+            TypeError: If ``tensor`` is neither None nor a Tensor.
+        """
         if "." in name or name == "":
             raise KeyError(f"buffer name can't contain \".\" or be empty, got {name!r}")
         if tensor is not None and not isinstance(tensor, Tensor):
@@ -264,7 +283,16 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """(name, parameter) pairs, shared parameters listed once."""
+        """(name, parameter) pairs, shared parameters listed once.
+
+        Args:
+            prefix: Name prefix for this module's parameters.
+            recurse: Whether to include the parameters of descendants.
+            remove_duplicate: Whether a parameter reachable by several names is yielded once.
+
+        Returns:
+            An iterator of ``(name, parameter)`` pairs.
+        """
         return self._named_members(lambda m: m._parameters.items(), prefix, recurse,
                                    remove_duplicate)
 
@@ -348,7 +376,11 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset gradients of all parameters (to None by default, as PyTorch 2)."""
+        """Reset gradients of all parameters (to None by default, as PyTorch 2).
+
+        Args:
+            set_to_none: Whether to drop the gradients (True) or fill them with zeros.
+        """
         for p in self.parameters():
             if p.grad is not None:
                 if set_to_none:
@@ -358,7 +390,14 @@ class Module:
                     p.grad.zero_()
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
-        """Call ``fn`` on every submodule (children first) and then on self."""
+        """Call ``fn`` on every submodule (children first) and then on self.
+
+        Args:
+            fn: Called with each module.
+
+        Returns:
+            self.
+        """
         for m in self.children():
             m.apply(fn)
         fn(self)
@@ -382,7 +421,18 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> "Module":
-        """Move parameters and buffers to a device and/or cast floating ones to a dtype."""
+        """Move parameters and buffers to a device and/or cast floating ones to a dtype.
+
+        Args:
+            *args: A device, a dtype, or a tensor to copy both from (as ``Tensor.to``).
+            **kwargs: ``device=`` and/or ``dtype=``.
+
+        Returns:
+            self (parameters keep their identity, so optimizers stay valid).
+
+        Raises:
+            TypeError: If the dtype is not floating point.
+        """
         from clt.functions.creation import _parse_to
 
         dev, dtype = _parse_to(args, kwargs)
@@ -427,20 +477,42 @@ class Module:
 
     # -- hooks -------------------------------------------------------------------------------
     def register_forward_hook(self, hook: Callable) -> _HookHandle:
-        """``hook(module, inputs, output)`` after forward; may return a replacement output."""
+        """``hook(module, inputs, output)`` after forward; may return a replacement output.
+
+        Args:
+            hook: Called as ``hook(module, inputs, output)``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         Module._hook_id += 1
         self._forward_hooks[Module._hook_id] = hook
         return _HookHandle(self._forward_hooks, Module._hook_id)
 
     def register_forward_pre_hook(self, hook: Callable) -> _HookHandle:
-        """``hook(module, inputs)`` before forward; may return replacement inputs."""
+        """``hook(module, inputs)`` before forward; may return replacement inputs.
+
+        Args:
+            hook: Called as ``hook(module, inputs)``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         Module._hook_id += 1
         self._forward_pre_hooks[Module._hook_id] = hook
         return _HookHandle(self._forward_pre_hooks, Module._hook_id)
 
     # -- state dict --------------------------------------------------------------------------
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
-        """Parameters and persistent buffers by dotted name (tensors share storage)."""
+        """Parameters and persistent buffers by dotted name (tensors share storage).
+
+        Args:
+            prefix: Prefix for every key.
+            keep_vars: Whether to return the tensors themselves rather than detached views.
+
+        Returns:
+            An ordered dict from dotted name to tensor.
+        """
         out: OrderedDict[str, Tensor] = OrderedDict()
         # shared submodules appear under every name, as in PyTorch (checkpoints match)
         for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip("."),
@@ -457,6 +529,14 @@ class Module:
     def load_state_dict(self, state_dict: dict, strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
         """Copy values from ``state_dict`` into parameters and buffers.
+
+        Args:
+            state_dict: Tensors or array-likes by dotted name.
+            strict: Whether missing or unexpected keys are an error.
+            assign: Whether parameters take the given storage instead of copying into their own.
+
+        Returns:
+            ``(missing_keys, unexpected_keys)``.
 
         Raises:
             RuntimeError: with ``strict``, listing missing and unexpected keys; and always for
@@ -542,7 +622,18 @@ class Module:
 
 
 def check_input(x: Any, layer: str, ndims: tuple[int, ...], what: str) -> None:
-    """Raise a clear error when a layer receives input of the wrong rank."""
+    """Raise a clear error when a layer receives input of the wrong rank.
+
+    Args:
+        x: The layer's input.
+        layer: The layer name, for the message.
+        ndims: The accepted numbers of dims.
+        what: Description of the accepted shapes, for the message.
+
+    Raises:
+        TypeError: If ``x`` is not a Tensor.
+        ShapeError: If ``x.ndim`` is not in ``ndims``.
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}")
     if x.ndim not in ndims:
