@@ -56,3 +56,73 @@ def test_weights_round_trip_through_safetensors(device, tmp_path):
 def test_unknown_model_lists_choices():
     with pytest.raises(ValueError, match="available: .*resnet18"):
         models.get_model("alexnet")
+
+
+def _torch_resnet18():
+    """torchvision's ResNet-18 structure written with torch.nn (torchvision isn't installable
+    beside the CPU torch wheel here); same module names, so state dicts map key for key."""
+    import torch.nn as tnn
+
+    class Block(tnn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(cout)
+            self.relu = tnn.ReLU(inplace=True)
+            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
+                                                 tnn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            idt = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + idt)
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = tnn.BatchNorm2d(64)
+            self.relu = tnn.ReLU(inplace=True)
+            self.maxpool = tnn.MaxPool2d(3, 2, 1)
+            chans, cin = [64, 128, 256, 512], 64
+            for i, c in enumerate(chans, 1):
+                stride = 1 if i == 1 else 2
+                setattr(self, f"layer{i}", tnn.Sequential(Block(cin, c, stride), Block(c, c, 1)))
+                cin = c
+            self.avgpool = tnn.AdaptiveAvgPool2d(1)
+            self.fc = tnn.Linear(512, 1000)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(self.avgpool(x).flatten(1))
+
+    return Net()
+
+
+def test_torchvision_state_dict_gives_the_same_outputs(device, tmp_path):
+    """A torchvision-layout ResNet-18 state dict, exported to safetensors, loads into
+    clt.models.resnet18 and gives PyTorch's outputs (optional: needs torch)."""
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    torch.manual_seed(0)
+    ref = _torch_resnet18().eval()
+    with torch.no_grad():                      # non-trivial running statistics
+        for m in ref.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    st.save_file({k: v.contiguous() for k, v in ref.state_dict().items()},
+                 str(tmp_path / "resnet18.safetensors"))
+    net = models.resnet18(device=device).eval()
+    net.load_state_dict(clt.load(tmp_path / "resnet18.safetensors", map_location=device))
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x)).numpy()
+    with clt.no_grad():
+        got = net(clt.tensor(x, device=device)).numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
