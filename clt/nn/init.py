@@ -44,7 +44,18 @@ def _check_float(tensor: Tensor, fn: str) -> None:
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity (``linear``, ``conv*``, ``sigmoid``: 1,
-    ``tanh``: 5/3, ``relu``: sqrt(2), ``leaky_relu``: sqrt(2 / (1 + slope^2)), ``selu``: 3/4)."""
+    ``tanh``: 5/3, ``relu``: sqrt(2), ``leaky_relu``: sqrt(2 / (1 + slope^2)), ``selu``: 3/4).
+
+    Args:
+        nonlinearity: The nonlinearity's name.
+        param: Negative slope for ``leaky_relu`` (default 0.01).
+
+    Returns:
+        The gain.
+
+    Raises:
+        ValueError: If the nonlinearity is unknown or ``param`` is not a number.
+    """
     if nonlinearity in _LINEAR:
         return 1.0
     if nonlinearity == "tanh":
@@ -86,7 +97,17 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
              generator: Any = None) -> Tensor:
-    """Fill with values from U(a, b)."""
+    """Fill with values from U(a, b).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        a: Lower bound.
+        b: Upper bound.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "uniform_")
     with no_grad():
         R.uniform_(tensor._data, a, b, generator)
@@ -95,7 +116,17 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             generator: Any = None) -> Tensor:
-    """Fill with values from N(mean, std^2)."""
+    """Fill with values from N(mean, std^2).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        mean: Mean.
+        std: Standard deviation.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "normal_")
     with no_grad():
         R.normal_(tensor._data, mean, std, generator)
@@ -125,7 +156,19 @@ _ERFINV = (f"(({_W} < (T)5 ? "
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator: Any = None) -> Tensor:
-    """Fill with N(mean, std^2) truncated to [a, b] (inverse-CDF sampling, as PyTorch)."""
+    """Fill with N(mean, std^2) truncated to [a, b] (inverse-CDF sampling, as PyTorch).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        mean: Mean of the untruncated normal.
+        std: Standard deviation of the untruncated normal.
+        a: Lower cut-off.
+        b: Upper cut-off.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "trunc_normal_")
     _check_float(tensor, "trunc_normal_")
     if not a < b:
@@ -149,7 +192,15 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    """Fill with ``val``."""
+    """Fill with ``val``.
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        val: The fill value.
+
+    Returns:
+        ``tensor``.
+    """
     _check(tensor, "constant_")
     with no_grad():
         ew.fill_(tensor._data, val)
@@ -157,17 +208,41 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
 
 def ones_(tensor: Tensor) -> Tensor:
-    """Fill with ones."""
+    """Fill with ones.
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+
+    Returns:
+        ``tensor``.
+    """
     return constant_(tensor, 1.0)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    """Fill with zeros."""
+    """Fill with zeros.
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+
+    Returns:
+        ``tensor``.
+    """
     return constant_(tensor, 0.0)
 
 
 def eye_(tensor: Tensor) -> Tensor:
-    """Fill a 2-D tensor with the identity (ones on the main diagonal)."""
+    """Fill a 2-D tensor with the identity (ones on the main diagonal).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: If ``tensor`` is not 2-D.
+    """
     _check(tensor, "eye_")
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
@@ -182,7 +257,18 @@ def eye_(tensor: Tensor) -> Tensor:
 
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a 3/4/5-D conv weight with the Dirac delta: convolving with it keeps the input
-    channels (per group)."""
+    channels (per group).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        groups: Number of groups; dim 0 must be divisible by it.
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: If ``tensor`` is not 3-5-D or dim 0 is not divisible by ``groups``.
+    """
     _check(tensor, "dirac_")
     if tensor.ndim not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
@@ -203,7 +289,16 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
-    """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        gain: Scale factor.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(_check(tensor, "xavier_uniform_"))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
@@ -211,7 +306,16 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Any = None) ->
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Tensor:
-    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        gain: Scale factor.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(_check(tensor, "xavier_normal_"))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
@@ -219,7 +323,21 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
-    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan) (gain from ``nonlinearity``, ``a``)."""
+    """He uniform: U(-b, b) with b = gain * sqrt(3 / fan) (gain from ``nonlinearity``, ``a``).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        a: Negative slope of the leaky ReLU (used by ``calculate_gain``).
+        mode: ``"fan_in"`` (keeps forward variance) or ``"fan_out"`` (keeps backward variance).
+        nonlinearity: Name passed to :func:`calculate_gain`.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: If ``mode`` or ``nonlinearity`` is not recognised.
+    """
     _check(tensor, "kaiming_uniform_")
     if 0 in tuple(tensor.shape):
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -232,7 +350,21 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator: Any = None) -> Tensor:
-    """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
+    """He normal: N(0, std^2) with std = gain / sqrt(fan).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        a: Negative slope of the leaky ReLU (used by ``calculate_gain``).
+        mode: ``"fan_in"`` (keeps forward variance) or ``"fan_out"`` (keeps backward variance).
+        nonlinearity: Name passed to :func:`calculate_gain`.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: If ``mode`` or ``nonlinearity`` is not recognised.
+    """
     _check(tensor, "kaiming_normal_")
     if 0 in tuple(tensor.shape):
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -247,6 +379,17 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
 
     The normal matrix comes from the device generator; its QR decomposition runs on the host
     with numpy (documented exception: init is not a hot path).
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        gain: Scale factor.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: If ``tensor`` has fewer than 2 dims.
     """
     _check(tensor, "orthogonal_")
     _check_float(tensor, "orthogonal_")
@@ -281,6 +424,18 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any =
     """A 2-D matrix from N(0, std^2) with a fraction ``sparsity`` of each column zeroed.
 
     The zeroed rows per column come from the device generator's stream, permuted on the host.
+
+    Args:
+        tensor: The tensor to fill in place (no autograd record).
+        sparsity: Fraction of each column to zero.
+        std: Standard deviation of the non-zero values.
+        generator: A clt Generator (or None for the default one).
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        ValueError: If ``tensor`` is not 2-D.
     """
     _check(tensor, "sparse_")
     if tensor.ndim != 2:
