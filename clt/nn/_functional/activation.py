@@ -42,7 +42,15 @@ def _run(fn: Any, input: Tensor, inplace: bool, name: str) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``max(x, 0)``."""
+    """``max(x, 0)``.
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     return _run(E.relu, _tensor(input, "relu"), inplace, "relu")
 
 
@@ -59,12 +67,29 @@ def relu_(input: Tensor) -> Tensor:
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    """``min(max(x, 0), 6)``."""
+    """``min(max(x, 0), 6)``.
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """``x`` if ``x > 0`` else ``negative_slope * x``."""
+    """``x`` if ``x > 0`` else ``negative_slope * x``.
+
+    Args:
+        input: The input tensor.
+        negative_slope: Slope for negative inputs.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "leaky_relu"), "leaky_relu")
     return _run(lambda t: activation("leaky_relu", t, float(negative_slope)), input, inplace,
                 "leaky_relu")
@@ -84,7 +109,16 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
+    """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        input: The input tensor.
+        alpha: Scale of the negative part.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "elu"), "elu")
     return _run(lambda t: activation("elu", t, float(alpha)), input, inplace, "elu")
 
@@ -103,7 +137,15 @@ def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    """Scaled ELU with the self-normalising constants (Klambauer et al., 2017)."""
+    """Scaled ELU with the self-normalising constants (Klambauer et al., 2017).
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "selu"), "selu")
     return _run(lambda t: activation("selu", t), input, inplace, "selu")
 
@@ -121,7 +163,19 @@ def selu_(input: Tensor) -> Tensor:
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
+
+    Args:
+        input: The input tensor.
+        alpha: Scale of the negative part.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+
+    Raises:
+        ZeroDivisionError: If ``alpha`` is 0.
+    """
     _float(_tensor(input, "celu"), "celu")
     if alpha == 0:
         raise ZeroDivisionError("ZeroDivisionError: alpha cannot be 0 for CELU")
@@ -152,7 +206,15 @@ def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit: ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh form."""
+    """Gaussian error linear unit: ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh form.
+
+    Args:
+        input: The input tensor.
+        approximate: ``"none"`` (exact erf form) or ``"tanh"``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _tensor(input, "gelu")
     if approximate == "none":
         return E.gelu(input)
@@ -162,28 +224,71 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * sigmoid(x)`` (swish)."""
+    """``x * sigmoid(x)`` (swish).
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     return _run(E.silu, _tensor(input, "silu"), inplace, "silu")
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * tanh(softplus(x))``."""
+    """``x * tanh(softplus(x))``.
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     return _run(E.mish, _tensor(input, "mish"), inplace, "mish")
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``."""
+    """``1 / (1 + exp(-x))``.
+
+    Args:
+        input: The input tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return E.sigmoid(_tensor(input, "sigmoid"))
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Args:
+        input: The input tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return E.tanh(_tensor(input, "tanh"))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
-    """Clamp to ``[min_val, max_val]`` (gradient 1 strictly inside, 0 outside)."""
+    """Clamp to ``[min_val, max_val]`` (gradient 1 strictly inside, 0 outside).
+
+    Args:
+        input: The input tensor.
+        min_val: Lower clamp bound.
+        max_val: Upper clamp bound.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+
+    Raises:
+        ValueError: If ``min_val > max_val``.
+    """
     _float(_tensor(input, "hardtanh"), "hardtanh")
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got "
@@ -210,37 +315,84 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    """``relu6(x + 3) / 6``."""
+    """``relu6(x + 3) / 6``.
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "hardsigmoid"), "hardsigmoid")
     return _run(lambda t: activation("hardsigmoid", t), input, inplace, "hardsigmoid")
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    """``x * relu6(x + 3) / 6`` (Howard et al., 2019)."""
+    """``x * relu6(x + 3) / 6`` (Howard et al., 2019).
+
+    Args:
+        input: The input tensor.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "hardswish"), "hardswish")
     return _run(lambda t: activation("hardswish", t), input, inplace, "hardswish")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``."""
+    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``.
+
+    Args:
+        input: The input tensor.
+        beta: Sharpness: ``log(1 + exp(beta * x)) / beta``.
+        threshold: Above ``beta * x > threshold`` the output is ``x``.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _float(_tensor(input, "softplus"), "softplus")
     return activation("softplus", input, float(beta), float(threshold))
 
 
 def softsign(input: Tensor) -> Tensor:
-    """``x / (1 + |x|)``."""
+    """``x / (1 + |x|)``.
+
+    Args:
+        input: The input tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _tensor(input, "softsign")
     return input / (E.abs(input) + 1)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
-    """``x - tanh(x)``."""
+    """``x - tanh(x)``.
+
+    Args:
+        input: The input tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _tensor(input, "tanhshrink")
     return input - E.tanh(input)
 
 
 def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0.
+
+    Args:
+        input: The input tensor.
+        lambd: The shrink threshold.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _float(_tensor(input, "softshrink"), "softshrink")
     if lambd < 0:
         raise ValueError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
@@ -248,13 +400,31 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """``x`` where ``|x| > lambd``, else 0."""
+    """``x`` where ``|x| > lambd``, else 0.
+
+    Args:
+        input: The input tensor.
+        lambd: The shrink threshold.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _float(_tensor(input, "hardshrink"), "hardshrink")
     return E.where(E.abs(input) > lambd, input, 0.0)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    """``x`` where ``x > threshold``, else ``value``."""
+    """``x`` where ``x > threshold``, else ``value``.
+
+    Args:
+        input: The input tensor.
+        threshold: Values at or below this are replaced.
+        value: The replacement value.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "threshold"), "threshold")
     return _run(lambda t: activation("threshold", t, float(threshold), float(value)), input,
                 inplace, "threshold")
@@ -275,13 +445,31 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
 
 
 def logsigmoid(input: Tensor) -> Tensor:
-    """``log(sigmoid(x))``, computed stably."""
+    """``log(sigmoid(x))``, computed stably.
+
+    Args:
+        input: The input tensor.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     return E.logsigmoid(_tensor(input, "logsigmoid"))
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` if ``x > 0`` else ``weight * x``; ``weight`` has 1 element or one per channel
-    (dim 1 of the input, dim 0 for 1-D input)."""
+    (dim 1 of the input, dim 0 for 1-D input).
+
+    Args:
+        input: The input tensor.
+        weight: The slope(s): 1 element, or one per channel.
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        ShapeError: If ``weight`` is not 0-D/1-D or its size doesn't match the channels.
+    """
     _float(_tensor(input, "prelu"), "prelu")
     _tensor(weight, "prelu")
     if weight.ndim > 1:
@@ -302,7 +490,18 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
           training: bool = False, inplace: bool = False) -> Tensor:
     """Randomised leaky ReLU: a slope from U(lower, upper) per element when training, the
-    mean slope ``(lower + upper) / 2`` otherwise."""
+    mean slope ``(lower + upper) / 2`` otherwise.
+
+    Args:
+        input: The input tensor.
+        lower: Lower bound of the random slope.
+        upper: Upper bound of the random slope.
+        training: Whether to draw random slopes (True) or use the mean slope.
+        inplace: Whether to write the result into ``input`` (and return it).
+
+    Returns:
+        A tensor of ``input``'s shape (``input`` itself when ``inplace``).
+    """
     _float(_tensor(input, "rrelu"), "rrelu")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
@@ -315,7 +514,19 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
-    """Gated linear unit: ``a * sigmoid(b)`` where ``a, b`` are the halves of ``dim``."""
+    """Gated linear unit: ``a * sigmoid(b)`` where ``a, b`` are the halves of ``dim``.
+
+    Args:
+        input: The input tensor.
+        dim: The dim that is halved.
+
+    Returns:
+        A tensor with ``dim`` halved.
+
+    Raises:
+        ShapeError: If ``input`` is 0-D or the size of ``dim`` is odd.
+        IndexError: If ``dim`` is out of range.
+    """
     _tensor(input, "glu")
     if input.ndim == 0:
         raise ShapeError("glu does not support scalars because halving size must be even")
@@ -344,7 +555,16 @@ def _reduce_family() -> Any:
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: Any = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim`` (computed stably)."""
+    """``exp(x) / sum(exp(x))`` along ``dim`` (computed stably).
+
+    Args:
+        input: The input tensor.
+        dim: The dim to normalise over (None: PyTorch's legacy choice, with a warning).
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _tensor(input, "softmax")
     if dim is None:
         dim = _softmax_dim("softmax", input.ndim, _stacklevel)
@@ -353,7 +573,16 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype: Any = None) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``."""
+    """``x - logsumexp(x)`` along ``dim``.
+
+    Args:
+        input: The input tensor.
+        dim: The dim to normalise over (None: PyTorch's legacy choice, with a warning).
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _tensor(input, "log_softmax")
     if dim is None:
         dim = _softmax_dim("log_softmax", input.ndim, _stacklevel)
@@ -362,7 +591,16 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: Any = None) -> Tensor:
-    """``softmax(-x)`` along ``dim``."""
+    """``softmax(-x)`` along ``dim``.
+
+    Args:
+        input: The input tensor.
+        dim: The dim to normalise over (None: PyTorch's legacy choice, with a warning).
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     _tensor(input, "softmin")
     if dim is None:
         dim = _softmax_dim("softmin", input.ndim, _stacklevel)
