@@ -26,7 +26,18 @@ _SELU_SAT = 1.7580993408473766
 
 
 def check_p(p: Any) -> float:
-    """Validate a dropout probability (as the layers' constructors and F do)."""
+    """Validate a dropout probability (as the layers' constructors and F do).
+
+    Args:
+        p: The probability.
+
+    Returns:
+        ``p`` as a float.
+
+    Raises:
+        TypeError: If ``p`` is not a number (bools included).
+        ValueError: If ``p`` is outside [0, 1].
+    """
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise TypeError(f"dropout probability must be a number, got {type(p).__name__}")
     if not 0.0 <= p <= 1.0:
@@ -69,6 +80,21 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
     Identity when ``training`` is False or ``p == 0``.
+
+    Args:
+        input: A floating-point tensor.
+        p: Drop probability, in [0, 1].
+        training: Whether to apply dropout (False returns ``input`` unchanged).
+        inplace: Whether to write the result into ``input``.
+        generator: A clt Generator for the mask (None: the default one).
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: If ``p`` is not a number or ``input`` is not a Tensor.
+        ValueError: If ``p`` is outside [0, 1].
+        DTypeError: If ``input`` is not floating point.
     """
     p = check_p(p)
     _check_input(input, "dropout")
@@ -113,19 +139,70 @@ def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, fn:
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Tensor:
-    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``."""
+    """Zero whole channels of (N, C, L) or (C, L) input with probability ``p``.
+
+    Args:
+        input: A floating-point tensor.
+        p: Drop probability, in [0, 1].
+        training: Whether to apply dropout (False returns ``input`` unchanged).
+        inplace: Whether to write the result into ``input``.
+        generator: A clt Generator for the mask (None: the default one).
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: If ``p`` is not a number or ``input`` is not a Tensor.
+        ValueError: If ``p`` is outside [0, 1].
+        DTypeError: If ``input`` is not floating point.
+        ShapeError: If the input rank is not one this variant accepts.
+    """
     return _feature_dropout(input, p, training, inplace, "dropout1d", (2, 3), generator)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Tensor:
-    """Zero whole channels of (N, C, H, W) or (C, H, W) input with probability ``p``."""
+    """Zero whole channels of (N, C, H, W) or (C, H, W) input with probability ``p``.
+
+    Args:
+        input: A floating-point tensor.
+        p: Drop probability, in [0, 1].
+        training: Whether to apply dropout (False returns ``input`` unchanged).
+        inplace: Whether to write the result into ``input``.
+        generator: A clt Generator for the mask (None: the default one).
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: If ``p`` is not a number or ``input`` is not a Tensor.
+        ValueError: If ``p`` is outside [0, 1].
+        DTypeError: If ``input`` is not floating point.
+        ShapeError: If the input rank is not one this variant accepts.
+    """
     return _feature_dropout(input, p, training, inplace, "dropout2d", (3, 4), generator)
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: Any = None) -> Tensor:
-    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``."""
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability ``p``.
+
+    Args:
+        input: A floating-point tensor.
+        p: Drop probability, in [0, 1].
+        training: Whether to apply dropout (False returns ``input`` unchanged).
+        inplace: Whether to write the result into ``input``.
+        generator: A clt Generator for the mask (None: the default one).
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: If ``p`` is not a number or ``input`` is not a Tensor.
+        ValueError: If ``p`` is outside [0, 1].
+        DTypeError: If ``input`` is not floating point.
+        ShapeError: If the input rank is not one this variant accepts.
+    """
     return _feature_dropout(input, p, training, inplace, "dropout3d", (4, 5), generator)
 
 
@@ -157,11 +234,44 @@ def _alpha(input: Tensor, p: float, training: bool, inplace: bool, feature: bool
 
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                   inplace: bool = False, generator: Any = None) -> Tensor:
-    """Dropout for SELU networks: keeps zero mean and unit variance."""
+    """Dropout for SELU networks: keeps zero mean and unit variance.
+
+    Args:
+        input: A floating-point tensor.
+        p: Drop probability, in [0, 1].
+        training: Whether to apply dropout (False returns ``input`` unchanged).
+        inplace: Whether to write the result into ``input``.
+        generator: A clt Generator for the mask (None: the default one).
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: If ``p`` is not a number or ``input`` is not a Tensor.
+        ValueError: If ``p`` is outside [0, 1].
+        DTypeError: If ``input`` is not floating point.
+    """
     return _alpha(input, p, training, inplace, False, "alpha_dropout", generator)
 
 
 def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
                           inplace: bool = False, generator: Any = None) -> Tensor:
-    """Alpha dropout of whole channels."""
+    """Alpha dropout of whole channels.
+
+    Args:
+        input: A floating-point tensor.
+        p: Drop probability, in [0, 1].
+        training: Whether to apply dropout (False returns ``input`` unchanged).
+        inplace: Whether to write the result into ``input``.
+        generator: A clt Generator for the mask (None: the default one).
+
+    Returns:
+        A tensor of ``input``'s shape.
+
+    Raises:
+        TypeError: If ``p`` is not a number or ``input`` is not a Tensor.
+        ValueError: If ``p`` is outside [0, 1].
+        DTypeError: If ``input`` is not floating point.
+        ShapeError: If the input rank is not one this variant accepts.
+    """
     return _alpha(input, p, training, inplace, True, "feature_alpha_dropout", generator)

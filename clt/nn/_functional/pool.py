@@ -91,14 +91,56 @@ def _max_pool(fn: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, pa
 def max_pool2d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
                             padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
                             return_indices: bool = True) -> tuple[Tensor, Tensor]:
-    """:func:`max_pool2d` returning (values, indices)."""
+    """:func:`max_pool2d` returning (values, indices).
+
+    Args:
+        input: The input tensor.
+        kernel_size: Window size (an int or (kH, kW)).
+        stride: Window step (default: ``kernel_size``).
+        padding: Implicit -inf padding on both sides.
+        dilation: Spacing between window elements.
+        ceil_mode: Whether to round the output size up.
+        return_indices: Ignored; indices are always returned.
+
+    Returns:
+        ``(values, indices)``, the indices into each flattened H*W plane.
+
+    Raises:
+        ShapeError: If the input rank is wrong or the output size would be < 1.
+        ValueError: If the kernel, stride, padding or dilation is invalid.
+
+    Shape:
+        - input: (N, C, H, W) or (C, H, W)
+        - output: (N, C, H_out, W_out) or (C, H_out, W_out)
+    """
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = None,
                             padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
                             return_indices: bool = True) -> tuple[Tensor, Tensor]:
-    """:func:`max_pool1d` returning (values, indices)."""
+    """:func:`max_pool1d` returning (values, indices).
+
+    Args:
+        input: The input tensor.
+        kernel_size: Window size (an int or (kL,)).
+        stride: Window step (default: ``kernel_size``).
+        padding: Implicit -inf padding on both sides.
+        dilation: Spacing between window elements.
+        ceil_mode: Whether to round the output size up.
+        return_indices: Ignored; indices are always returned.
+
+    Returns:
+        ``(values, indices)``.
+
+    Raises:
+        ShapeError: If the input rank is wrong or the output size would be < 1.
+        ValueError: If the kernel, stride, padding or dilation is invalid.
+
+    Shape:
+        - input: (N, C, L) or (C, L)
+        - output: (N, C, L_out) or (C, L_out)
+    """
     return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode)
 
 
@@ -125,7 +167,28 @@ def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
-    """1-D max pooling of (N, C, L) or (C, L); arguments as :func:`max_pool2d`."""
+    """1-D max pooling of (N, C, L) or (C, L); arguments as :func:`max_pool2d`.
+
+    Args:
+        input: The input tensor.
+        kernel_size: Window size (an int or (kL,)).
+        stride: Window step (default: ``kernel_size``).
+        padding: Implicit -inf padding on both sides.
+        dilation: Spacing between window elements.
+        ceil_mode: Whether to round the output size up.
+        return_indices: Whether to also return the argmax indices.
+
+    Returns:
+        The pooled tensor, or ``(values, indices)``.
+
+    Raises:
+        ShapeError: If the input rank is wrong or the output size would be < 1.
+        ValueError: If the kernel, stride, padding or dilation is invalid.
+
+    Shape:
+        - input: (N, C, L) or (C, L)
+        - output: (N, C, L_out) or (C, L_out)
+    """
     y, idx = max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
     return (y, idx) if return_indices else y
 
@@ -157,7 +220,23 @@ def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
 
 def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
-    """1-D average pooling of (N, C, L) or (C, L); arguments as :func:`avg_pool2d`."""
+    """1-D average pooling of (N, C, L) or (C, L); arguments as :func:`avg_pool2d`.
+
+    Args:
+        input: The input tensor.
+        kernel_size: Window length.
+        stride: Window step (default: ``kernel_size``).
+        padding: Implicit zero padding on both sides.
+        ceil_mode: Whether to round the output size up.
+        count_include_pad: Whether the zero padding counts in the divisor.
+
+    Returns:
+        The pooled tensor.
+
+    Shape:
+        - input: (N, C, L) or (C, L)
+        - output: (N, C, L_out) or (C, L_out)
+    """
     return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, None)
 
@@ -190,12 +269,42 @@ def _adaptive(fn: str, nd: int, mode: str, input: Tensor, output_size: Any) -> A
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     """Average pooling to a fixed output size (windows [floor(i*H/OH), ceil((i+1)*H/OH)));
-    an entry of None keeps that input size."""
+    an entry of None keeps that input size.
+
+    Args:
+        input: The input tensor.
+        output_size: Target size (an int or (OH, OW)); None entries keep the input size.
+
+    Returns:
+        The pooled tensor.
+
+    Raises:
+        ValueError: If ``output_size`` has the wrong length or a negative entry.
+
+    Shape:
+        - input: (N, C, H, W) or (C, H, W)
+        - output: (N, C, OH, OW) or (C, OH, OW)
+    """
     return _adaptive("adaptive_avg_pool2d", 2, "avg", input, output_size)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
-    """1-D :func:`adaptive_avg_pool2d` over (N, C, L) or (C, L)."""
+    """1-D :func:`adaptive_avg_pool2d` over (N, C, L) or (C, L).
+
+    Args:
+        input: The input tensor.
+        output_size: Target size (an int); None entries keep the input size.
+
+    Returns:
+        The pooled tensor.
+
+    Raises:
+        ValueError: If ``output_size`` has the wrong length or a negative entry.
+
+    Shape:
+        - input: (N, C, L) or (C, L)
+        - output: (N, C, OL) or (C, OL)
+    """
     return _adaptive("adaptive_avg_pool1d", 1, "avg", input, output_size)
 
 
@@ -244,12 +353,44 @@ def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any,
 
 
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    """Max pooling to a fixed output size; optionally with the argmax indices."""
+    """Max pooling to a fixed output size; optionally with the argmax indices.
+
+    Args:
+        input: The input tensor.
+        output_size: Target size (an int or (OH, OW)); None entries keep the input size.
+        return_indices: Whether to also return the argmax indices.
+
+    Returns:
+        The pooled tensor, or ``(values, indices)``.
+
+    Raises:
+        ValueError: If ``output_size`` has the wrong length or a negative entry.
+
+    Shape:
+        - input: (N, C, H, W) or (C, H, W)
+        - output: (N, C, OH, OW) or (C, OH, OW)
+    """
     y, idx = adaptive_max_pool2d_with_indices(input, output_size)
     return (y, idx) if return_indices else y
 
 
 def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    """1-D :func:`adaptive_max_pool2d` over (N, C, L) or (C, L)."""
+    """1-D :func:`adaptive_max_pool2d` over (N, C, L) or (C, L).
+
+    Args:
+        input: The input tensor.
+        output_size: Target size (an int); None entries keep the input size.
+        return_indices: Whether to also return the argmax indices.
+
+    Returns:
+        The pooled tensor, or ``(values, indices)``.
+
+    Raises:
+        ValueError: If ``output_size`` has the wrong length or a negative entry.
+
+    Shape:
+        - input: (N, C, L) or (C, L)
+        - output: (N, C, OL) or (C, OL)
+    """
     y, idx = adaptive_max_pool1d_with_indices(input, output_size)
     return (y, idx) if return_indices else y
