@@ -307,7 +307,17 @@ def _check_pair(fn: str, input: Any, target: Any, warn: bool = True) -> None:
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
-    """Mean squared error ``(input - target)^2`` (optionally times an elementwise weight)."""
+    """Mean squared error ``(input - target)^2`` (optionally times an elementwise weight).
+
+    Args:
+        input: Predictions.
+        target: Targets; should have the shape of ``input``.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        weight: Optional elementwise weight, broadcast against the loss.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     input, target = autocast_args("mse_loss", input, target)
     _check_reduction(reduction)
     _check_pair("mse_loss", input, target)
@@ -316,7 +326,17 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean",
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
             weight: Tensor | None = None) -> Tensor:
-    """Mean absolute error ``|input - target|``."""
+    """Mean absolute error ``|input - target|``.
+
+    Args:
+        input: Predictions.
+        target: Targets; should have the shape of ``input``.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        weight: Optional elementwise weight, broadcast against the loss.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     _check_pair("l1_loss", input, target)
     return _pointwise("l1", input, target, reduction, weight=weight)
@@ -324,7 +344,20 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
-    """Quadratic ``0.5 d^2 / beta`` below ``beta``, linear ``|d| - 0.5 beta`` above."""
+    """Quadratic ``0.5 d^2 / beta`` below ``beta``, linear ``|d| - 0.5 beta`` above.
+
+    Args:
+        input: Predictions.
+        target: Targets; should have the shape of ``input``.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        beta: Where the loss switches from quadratic to linear; must be >= 0.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        ValueError: If ``beta`` is negative or ``reduction`` is invalid.
+    """
     _check_reduction(reduction)
     _check_pair("smooth_l1_loss", input, target)
     if beta < 0:
@@ -337,7 +370,21 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
-    """``0.5 d^2`` below ``delta``, ``delta (|d| - 0.5 delta)`` above."""
+    """``0.5 d^2`` below ``delta``, ``delta (|d| - 0.5 delta)`` above.
+
+    Args:
+        input: Predictions.
+        target: Targets; should have the shape of ``input``.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        delta: Where the loss switches from quadratic to linear; must be > 0.
+        weight: Optional elementwise weight, broadcast against the loss.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        ValueError: If ``delta`` is not positive or ``reduction`` is invalid.
+    """
     _check_reduction(reduction)
     _check_pair("huber_loss", input, target)
     if delta <= 0:
@@ -348,7 +395,20 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          reduction: str = "mean") -> Tensor:
-    """``-(y log p + (1 - y) log(1 - p))`` with the logs clamped at -100, as PyTorch."""
+    """``-(y log p + (1 - y) log(1 - p))`` with the logs clamped at -100, as PyTorch.
+
+    Args:
+        input: Probabilities in [0, 1].
+        target: Targets in [0, 1], the same shape as ``input``.
+        weight: Optional weight, broadcast against the loss.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        ShapeError: If ``target`` and ``input`` differ in shape.
+    """
     _check_reduction(reduction)
     _tensor(input, "binary_cross_entropy", "input")
     _tensor(target, "binary_cross_entropy", "target")
@@ -378,7 +438,21 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      weight: Tensor | None = None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid + binary cross entropy in one stable formula; ``pos_weight`` weighs positives
-    (broadcast along the last dim, one per class)."""
+    (broadcast along the last dim, one per class).
+
+    Args:
+        input: Logits.
+        target: Targets in [0, 1], the same shape as ``input``.
+        weight: Optional weight, broadcast against the loss.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+        pos_weight: Optional weight of the positive term, one per class (last dim).
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        ShapeError: If ``target`` and ``input`` differ in shape.
+    """
     _check_reduction(reduction)
     _tensor(input, "binary_cross_entropy_with_logits", "input")
     _tensor(target, "binary_cross_entropy_with_logits", "target")
@@ -399,6 +473,20 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
 
     ``reduction='batchmean'`` divides the sum by the batch size (the mathematical KL);
     ``'mean'`` averages over all elements (and warns, as PyTorch).
+
+    Args:
+        input: Log-probabilities.
+        target: Probabilities (log-probabilities when ``log_target``).
+        size_average: Deprecated; must be None.
+        reduce: Deprecated; must be None.
+        reduction: ``"none"``, ``"batchmean"``, ``"mean"`` or ``"sum"``.
+        log_target: Whether ``target`` holds log-probabilities.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        TypeError: If ``size_average`` or ``reduce`` is given.
     """
     if size_average is not None or reduce is not None:
         raise TypeError("kl_div(): size_average and reduce are deprecated; use reduction=")
@@ -417,7 +505,16 @@ def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any 
 
 
 def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """``log(1 + exp(-target * input))`` for targets in {1, -1}."""
+    """``log(1 + exp(-target * input))`` for targets in {1, -1}.
+
+    Args:
+        input: Predictions.
+        target: Targets in {1, -1}, the same shape as ``input``.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     _check_pair("soft_margin_loss", input, target)
     return _pointwise("soft_margin", input, target, reduction)
@@ -426,7 +523,19 @@ def soft_margin_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
                      eps: float = 1e-8, reduction: str = "mean") -> Tensor:
     """Poisson negative log likelihood: ``exp(input) - target * input`` (``log_input``) or
-    ``input - target * log(input + eps)``; ``full`` adds Stirling's term for targets > 1."""
+    ``input - target * log(input + eps)``; ``full`` adds Stirling's term for targets > 1.
+
+    Args:
+        input: The predicted rate (its log when ``log_input``).
+        target: Targets; should have the shape of ``input``.
+        log_input: Whether ``input`` is the log of the rate.
+        full: Whether to add Stirling's approximation term.
+        eps: Small value that keeps logs and divisions finite.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     _check_pair("poisson_nll_loss", input, target)
     if not full:
@@ -673,6 +782,21 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
     Shapes as :func:`cross_entropy` with index targets; 'mean' divides by the sum of the
     targets' class weights.
+
+    Args:
+        input: Log-probabilities (N, C, ...) or (C,).
+        target: Class indices (N, ...) or ().
+        weight: Optional weight per class (C,).
+        size_average: Deprecated; must be None.
+        ignore_index: Target value that contributes no loss and no gradient.
+        reduce: Deprecated; must be None.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        TypeError: If ``size_average`` or ``reduce`` is given.
     """
     input, weight = autocast_args("nll_loss", input, weight)
     if size_average is not None or reduce is not None:
@@ -704,7 +828,20 @@ class _NoCtx:
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                           size_average: Any = None, reduce: Any = None,
                           reduction: str = "mean") -> Tensor:
-    """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1."""
+    """``1 - cos(x1, x2)`` for target 1, ``max(0, cos(x1, x2) - margin)`` for target -1.
+
+    Args:
+        input1: First input.
+        input2: Second input.
+        target: 1 or -1 per pair.
+        margin: Margin for dissimilar pairs.
+        size_average: Deprecated; must be None.
+        reduce: Deprecated; must be None.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     if size_average is not None or reduce is not None:
         raise TypeError("cosine_embedding_loss(): size_average and reduce are deprecated; use "
                         "reduction=")
@@ -733,7 +870,18 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                         reduction: str = "mean") -> Tensor:
-    """``max(0, -target * (input1 - input2) + margin)``."""
+    """``max(0, -target * (input1 - input2) + margin)``.
+
+    Args:
+        input1: First input.
+        input2: Second input.
+        target: 1 where ``input1`` should rank higher, -1 where ``input2`` should.
+        margin: The margin.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     for name, t in (("input1", input1), ("input2", input2), ("target", target)):
         _tensor(t, "margin_ranking_loss", name)
@@ -746,7 +894,17 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
                          reduction: str = "mean") -> Tensor:
-    """``x`` where target is 1, ``max(0, margin - x)`` where target is -1."""
+    """``x`` where target is 1, ``max(0, margin - x)`` where target is -1.
+
+    Args:
+        input: Distances or scores.
+        target: 1 or -1, the same shape as ``input``.
+        margin: Margin for target -1.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     _check_pair("hinge_embedding_loss", input, target, warn=False)
     margin_part = E.where(target == -1, E.clamp(margin - input, min=0.0), 0.0)
@@ -756,7 +914,17 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
 
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                 reduction: str = "mean") -> Tensor:
-    """Multi-label one-vs-all logistic loss, averaged over the C classes of each sample."""
+    """Multi-label one-vs-all logistic loss, averaged over the C classes of each sample.
+
+    Args:
+        input: Logits (N, C).
+        target: 0/1 labels (N, C).
+        weight: Optional weight per class (C,).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     _check_pair("multilabel_soft_margin_loss", input, target, warn=False)
     loss = -(target * E.logsigmoid(input) + (1 - target) * E.logsigmoid(-input))
@@ -769,7 +937,23 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
 
 def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
                       eps: float = 1e-6, reduction: str = "mean") -> Tensor:
-    """``0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps))`` (+ 0.5 log 2 pi)."""
+    """``0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps))`` (+ 0.5 log 2 pi).
+
+    Args:
+        input: Predicted means.
+        target: Targets.
+        var: Predicted variance: a tensor broadcastable to ``input`` (or a float).
+        full: Whether to add the constant 0.5 log(2 pi).
+        eps: Small value that keeps logs and divisions finite.
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+
+    Raises:
+        ValueError: If ``var`` has a negative entry.
+        ShapeError: If ``var`` can't be broadcast to ``input``.
+    """
     _check_reduction(reduction)
     _check_pair("gaussian_nll_loss", input, target, warn=False)
     if isinstance(var, (int, float)):
@@ -796,7 +980,21 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
                         p: float = 2.0, eps: float = 1e-6, swap: bool = False,
                         reduction: str = "mean") -> Tensor:
-    """``max(d(a, p) - d(a, n) + margin, 0)`` with pairwise p-norm distances."""
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with pairwise p-norm distances.
+
+    Args:
+        anchor: Anchor embeddings; distances are taken over the last dim.
+        positive: Embeddings of the positive examples.
+        negative: Embeddings of the negative examples.
+        margin: Required gap between the negative and positive distances.
+        p: Order of the pairwise norm.
+        eps: Small value that keeps logs and divisions finite.
+        swap: Whether to use the smaller of d(a, n) and d(p, n) (distance swap).
+        reduction: ``"none"``, ``"mean"`` or ``"sum"``.
+
+    Returns:
+        The loss: a scalar, or per-element when ``reduction='none'``.
+    """
     _check_reduction(reduction)
     from clt.nn._functional.misc import pairwise_distance
 
