@@ -46,7 +46,14 @@ class Adadelta(Optimizer):
                                       maximize=maximize))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss from ``closure``, or None.
+        """
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             params = list(self._params_with_grad(group))
@@ -59,7 +66,18 @@ class Adadelta(Optimizer):
 def adadelta(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
              lr: float, rho: float, eps: float, weight_decay: float, maximize: bool) -> None:
     """Functional Adadelta over parameters with their gradients and state dicts (creates the
-    state); one kernel launch per 8 parameters."""
+    state); one kernel launch per 8 parameters.
+
+    Args:
+        params: The parameters to update in place.
+        grads: Their gradients, in the same order.
+        states: Their per-parameter state dicts (filled on the first step).
+        lr: Learning rate.
+        rho: Decay rate of the running averages.
+        eps: Term added to the denominator for stability.
+        weight_decay: L2 penalty coefficient.
+        maximize: Whether to maximize the objective instead of minimizing it.
+    """
     for p, st in zip(params, states):
         if not st:
             st["step"] = 0

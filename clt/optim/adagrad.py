@@ -56,7 +56,14 @@ class Adagrad(Optimizer):
                                  "sum": zeros_state(p, group["initial_accumulator_value"])}
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss from ``closure``, or None.
+        """
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             params = list(self._params_with_grad(group))
@@ -74,7 +81,18 @@ class Adagrad(Optimizer):
 def adagrad(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
             lr: float, lr_decay: float, weight_decay: float, eps: float, maximize: bool) -> None:
     """Functional Adagrad over parameters with their gradients and (initialised) state dicts;
-    one kernel launch per 8 parameters at the same step count."""
+    one kernel launch per 8 parameters at the same step count.
+
+    Args:
+        params: The parameters to update in place.
+        grads: Their gradients, in the same order.
+        states: Their per-parameter state dicts (filled on the first step).
+        lr: Learning rate.
+        lr_decay: Learning-rate decay per step.
+        weight_decay: L2 penalty coefficient.
+        eps: Term added to the denominator for stability.
+        maximize: Whether to maximize the objective instead of minimizing it.
+    """
     by_step: dict[int, list] = {}
     for p, g, st in zip(params, grads, states):
         by_step.setdefault(st["step"] + 1, []).append((p, g, st))

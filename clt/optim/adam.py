@@ -70,7 +70,14 @@ class Adam(Optimizer):
                                       maximize=maximize))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss from ``closure``, or None.
+        """
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
@@ -86,7 +93,21 @@ def adam(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dic
          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool,
          maximize: bool, decoupled: bool) -> None:
     """Functional Adam/AdamW over parameters with their gradients and state dicts (creates the
-    state); one kernel launch per 8 parameters at the same step count."""
+    state); one kernel launch per 8 parameters at the same step count.
+
+    Args:
+        params: The parameters to update in place.
+        grads: Their gradients, in the same order.
+        states: Their per-parameter state dicts (filled on the first step).
+        lr: Learning rate.
+        beta1: Decay rate of the first moment.
+        beta2: Decay rate of the second moment.
+        eps: Term added to the denominator for stability.
+        weight_decay: L2 penalty coefficient.
+        amsgrad: Whether to use the running maximum of the second moment (AMSGrad).
+        maximize: Whether to maximize the objective instead of minimizing it.
+        decoupled: Whether weight decay is decoupled (AdamW) instead of added to the gradient.
+    """
     by_step: dict[int, list] = {}
     for p, g, st in zip(params, grads, states):
         if not st:

@@ -48,7 +48,14 @@ class Lion(Optimizer):
                                       maximize=maximize))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss from ``closure``, or None.
+        """
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
@@ -62,7 +69,18 @@ class Lion(Optimizer):
 def lion(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict], *,
          lr: float, beta1: float, beta2: float, weight_decay: float, maximize: bool) -> None:
     """Functional Lion over parameters with their gradients and state dicts (creates the
-    state); one kernel launch per 8 parameters."""
+    state); one kernel launch per 8 parameters.
+
+    Args:
+        params: The parameters to update in place.
+        grads: Their gradients, in the same order.
+        states: Their per-parameter state dicts (filled on the first step).
+        lr: Learning rate.
+        beta1: Interpolation factor for the update direction.
+        beta2: Decay rate of the momentum.
+        weight_decay: Decoupled weight decay coefficient.
+        maximize: Whether to maximize the objective instead of minimizing it.
+    """
     for p, st in zip(params, states):
         if not st:
             st["exp_avg"] = zeros_state(p)

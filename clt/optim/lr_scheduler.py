@@ -116,7 +116,11 @@ class LRScheduler:
         return self._last_lr
 
     def step(self, epoch: float | None = None) -> None:
-        """Advance one epoch (or jump to ``epoch``, deprecated) and update the groups' lr."""
+        """Advance one epoch (or jump to ``epoch``, deprecated) and update the groups' lr.
+
+        Args:
+            epoch: Deprecated; the epoch to jump to (None advances by one).
+        """
         if self._step_count == 1 and getattr(self.optimizer, "_opt_step_count", 1) == 0:
             warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
                           "Call `optimizer.step()` before `lr_scheduler.step()`, otherwise the "
@@ -490,7 +494,11 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2 for base in self.base_lrs]
 
     def step(self, epoch: float | None = None) -> None:
-        """Advance one epoch, or go to (possibly fractional) ``epoch``."""
+        """Advance one epoch, or go to (possibly fractional) ``epoch``.
+
+        Args:
+            epoch: The (possibly fractional) epoch to go to; None advances by one.
+        """
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -959,7 +967,12 @@ class ReduceLROnPlateau:
         return self._last_lr
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:
-        """Record this epoch's ``metrics`` and reduce the lr on a plateau."""
+        """Record this epoch's ``metrics`` and reduce the lr on a plateau.
+
+        Args:
+            metrics: This epoch's value of the monitored metric.
+            epoch: Deprecated; the epoch number (None advances by one).
+        """
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1

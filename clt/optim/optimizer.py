@@ -124,6 +124,16 @@ class Optimizer:
         """Add a parameter group (e.g. layers unfrozen during fine-tuning).
 
         Options the group doesn't set take the optimizer's defaults.
+
+        Args:
+            param_group: A dict with a ``params`` entry (a tensor or an iterable of tensors) and
+                optional options.
+
+        Raises:
+            TypeError: If ``param_group`` is not a dict, ``params`` is a set, or a parameter is
+                not a Tensor.
+            ValueError: If ``params`` is missing, a parameter is a non-leaf or not floating
+                point, a required option has no value, or a parameter is already in a group.
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {_typename(param_group)}")
@@ -184,7 +194,17 @@ class Optimizer:
                     ew.fill_(p.grad._data, 0)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss from ``closure``, or None.
+
+        Raises:
+            NotImplementedError: In the base class.
+        """
         raise NotImplementedError
 
     @staticmethod
@@ -205,13 +225,27 @@ class Optimizer:
     # -- hooks ---------------------------------------------------------------------------------
     def register_step_pre_hook(self, hook: Callable) -> _HookHandle:
         """``hook(optimizer, args, kwargs)`` runs before each ``step``; it may return
-        ``(new_args, new_kwargs)``."""
+        ``(new_args, new_kwargs)``.
+
+        Args:
+            hook: Called as ``hook(optimizer, args, kwargs)``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         key = next(self._hook_ids)
         self._step_pre_hooks[key] = hook
         return _HookHandle(self._step_pre_hooks, key)
 
     def register_step_post_hook(self, hook: Callable) -> _HookHandle:
-        """``hook(optimizer, args, kwargs)`` runs after each ``step``."""
+        """``hook(optimizer, args, kwargs)`` runs after each ``step``.
+
+        Args:
+            hook: Called as ``hook(optimizer, args, kwargs)``.
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
         key = next(self._hook_ids)
         self._step_post_hooks[key] = hook
         return _HookHandle(self._step_post_hooks, key)
@@ -244,6 +278,9 @@ class Optimizer:
 
         State tensors are copied onto each parameter's device and dtype; numpy arrays are
         accepted too (device-agnostic checkpoints). Step counters become host integers.
+
+        Args:
+            state_dict: A dict with ``state`` and ``param_groups`` entries.
 
         Raises:
             ValueError: a different number of groups, or a group of a different size.
@@ -331,12 +368,27 @@ def _empty_like_param(param: Tensor) -> Any:
 
 
 def zeros_state(param: Tensor, fill: float = 0.0) -> Tensor:
-    """A new contiguous state buffer of ``param``'s shape and dtype, filled with ``fill``."""
+    """A new contiguous state buffer of ``param``'s shape and dtype, filled with ``fill``.
+
+    Args:
+        param: The parameter the state belongs to.
+        fill: The initial value.
+
+    Returns:
+        The state tensor.
+    """
     t = Tensor(_empty_like_param(param))
     ew.fill_(t._data, fill)
     return t
 
 
 def empty_state(param: Tensor) -> Tensor:
-    """A new uninitialised state buffer (the first kernel step writes every element)."""
+    """A new uninitialised state buffer (the first kernel step writes every element).
+
+    Args:
+        param: The parameter the state belongs to.
+
+    Returns:
+        The state tensor.
+    """
     return Tensor(_empty_like_param(param))

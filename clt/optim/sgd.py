@@ -48,7 +48,14 @@ class SGD(Optimizer):
                                       maximize=maximize))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        Args:
+            closure: Optional callable that re-evaluates the model and returns the loss.
+
+        Returns:
+            The loss from ``closure``, or None.
+        """
         loss = self._eval_closure(closure)
         for group in self.param_groups:
             params = list(self._params_with_grad(group))
@@ -63,7 +70,19 @@ def sgd(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict
         momentum: float, dampening: float, weight_decay: float, nesterov: bool,
         maximize: bool) -> None:
     """Functional SGD over parameters with their gradients and state dicts (creates the state);
-    one kernel launch per 8 parameters."""
+    one kernel launch per 8 parameters.
+
+    Args:
+        params: The parameters to update in place.
+        grads: Their gradients, in the same order.
+        states: Their per-parameter state dicts (filled on the first step).
+        lr: Learning rate.
+        momentum: Momentum factor.
+        dampening: Dampening of the momentum.
+        weight_decay: L2 penalty coefficient.
+        nesterov: Whether to use Nesterov momentum.
+        maximize: Whether to maximize the objective instead of minimizing it.
+    """
     kw = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
               weight_decay=weight_decay, maximize=maximize)
     if momentum == 0:
