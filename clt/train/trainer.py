@@ -35,7 +35,11 @@ def _to_device(obj: Any, device: Any) -> Any:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed clt's device RNG, numpy's global RNG and Python's ``random``."""
+    """Seed clt's device RNG, numpy's global RNG and Python's ``random``.
+
+    Args:
+        seed: The seed (taken modulo 2**32 for numpy).
+    """
     from clt.ops import random as R
 
     R.manual_seed(seed)
@@ -128,7 +132,17 @@ class Trainer:
 
     # -- steps (override for custom batches) ------------------------------------------------------
     def unpack(self, batch: Any) -> tuple[Any, Any]:
-        """Split a batch into (inputs, target); default: ``(x, y)`` pairs."""
+        """Split a batch into (inputs, target); default: ``(x, y)`` pairs.
+
+        Args:
+            batch: A 2-item tuple/list, or a dict with ``input`` (and optional ``target``).
+
+        Returns:
+            ``(inputs, target)``.
+
+        Raises:
+            ValueError: For any other batch layout.
+        """
         if isinstance(batch, (list, tuple)) and len(batch) == 2:
             return batch[0], batch[1]
         if isinstance(batch, dict) and "input" in batch:
@@ -157,7 +171,14 @@ class Trainer:
         return autocast(self.device)
 
     def training_step(self, batch: Any) -> Any:
-        """Forward and backward for one batch; returns the (detached) loss."""
+        """Forward and backward for one batch; returns the (detached) loss.
+
+        Args:
+            batch: One batch from the training data.
+
+        Returns:
+            The loss, detached.
+        """
         x, y = self.unpack(_to_device(batch, self.device))
         with self._autocast():
             out = self.forward(x)
@@ -193,8 +214,17 @@ class Trainer:
             resume_from: str | None = None) -> History:
         """Train for ``epochs`` epochs (counting epochs already done when resuming).
 
+        Args:
+            train_data: An iterable of batches (usually a DataLoader).
+            epochs: The epoch to stop after (a total, not a count added to a resumed run).
+            val_data: Optional batches evaluated after each epoch (logged with a ``val_`` prefix).
+            resume_from: Optional checkpoint path to restore before training.
+
         Returns:
             The :class:`History` of per-epoch logs (loss, val metrics, lr, time, throughput).
+
+        Raises:
+            ValueError: If the Trainer has no optimizer or no loss_fn.
         """
         if self.optimizer is None or self.loss_fn is None:
             raise ValueError("Trainer.fit needs an optimizer and a loss_fn")
@@ -285,7 +315,14 @@ class Trainer:
                 "samples_per_s": n_samples / elapsed if elapsed > 0 else math.nan}
 
     def evaluate(self, data: Iterable) -> dict[str, float]:
-        """Mean loss (if a loss_fn is set) and every metric over ``data``, in eval mode."""
+        """Mean loss (if a loss_fn is set) and every metric over ``data``, in eval mode.
+
+        Args:
+            data: An iterable of batches.
+
+        Returns:
+            The mean ``"loss"`` (when a loss_fn is set) and one value per metric, by name.
+        """
         from clt.autograd.grad_mode import no_grad
 
         was_training = self.model.training
@@ -314,7 +351,14 @@ class Trainer:
         return result
 
     def predict(self, data: Iterable) -> Any:
-        """Model outputs for every batch of ``data``, concatenated along dim 0."""
+        """Model outputs for every batch of ``data``, concatenated along dim 0.
+
+        Args:
+            data: An iterable of batches (targets, if present, are ignored).
+
+        Returns:
+            The concatenated outputs.
+        """
         from clt.autograd.grad_mode import no_grad
 
         was_training = self.model.training
@@ -368,6 +412,12 @@ class Trainer:
         """Write model, optimizer, scheduler, epoch, history and RNG state to ``path``.
 
         Under MPI only rank 0 writes (every rank holds the same state).
+
+        Args:
+            path: The file to write.
+            epoch: Overrides the recorded epoch.
+            data: The training data whose sampler RNG state to save (default: the data given to
+                ``fit``).
         """
         from clt.serialization import save
 
@@ -380,7 +430,12 @@ class Trainer:
         save(state, path)
 
     def load_checkpoint(self, path: str, data: Any = None) -> None:
-        """Restore everything :meth:`save_checkpoint` wrote, so training continues exactly."""
+        """Restore everything :meth:`save_checkpoint` wrote, so training continues exactly.
+
+        Args:
+            path: A file written by :meth:`save_checkpoint`.
+            data: The training data whose sampler RNG state to restore.
+        """
         from clt.ops import random as R
         from clt.serialization import load
 
