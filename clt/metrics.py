@@ -469,35 +469,114 @@ def _one_shot(metric: Metric, preds: Any, target: Any) -> Any:
 
 
 def confusion_matrix(preds: Any, target: Any, num_classes: int, **kw: Any) -> Tensor:
-    """Confusion matrix of one batch (rows: true class)."""
+    """Confusion matrix of one batch (rows: true class).
+
+    Args:
+        preds: Class labels, class scores (class dim 1), or binary probabilities.
+        target: Integer class labels.
+        num_classes: Number of classes.
+        **kw: ``task``, ``threshold``, ``ignore_index`` of :class:`ConfusionMatrix`.
+
+    Returns:
+        An int64 tensor (num_classes, num_classes).
+    """
     return _one_shot(ConfusionMatrix(num_classes, **kw), preds, target)
 
 
 def accuracy(preds: Any, target: Any, top_k: int = 1, **kw: Any) -> float:
-    """Accuracy (or top-k accuracy) of one batch."""
+    """Accuracy (or top-k accuracy) of one batch.
+
+    Args:
+        preds: Class labels, class scores (class dim 1), or binary probabilities.
+        target: Integer class labels.
+        top_k: Count a hit when the target is among the ``top_k`` highest scores.
+        **kw: ``task``, ``threshold``, ``ignore_index`` of :class:`Accuracy`.
+
+    Returns:
+        The accuracy in [0, 1].
+    """
     return _one_shot(Accuracy(top_k=top_k, **kw), preds, target)
 
 
 def precision(preds: Any, target: Any, num_classes: int, average: str | None = "macro",
               **kw: Any) -> Any:
-    """Precision of one batch (see :class:`Precision`)."""
+    """Precision of one batch (see :class:`Precision`).
+
+    Args:
+        preds: Class labels, class scores (class dim 1), or binary probabilities.
+        target: Integer class labels.
+        num_classes: Number of classes.
+        average: ``"macro"``, ``"micro"``, ``"weighted"``, ``"binary"``, or None for per-class
+            values.
+        **kw: ``task``, ``threshold``, ``pos_label``, ``zero_division``, ``ignore_index`` of
+            :class:`Precision`.
+
+    Returns:
+        A float, or a per-class array when ``average`` is None.
+
+    Raises:
+        ValueError: If ``average`` is unknown, or ``"binary"`` with ``num_classes != 2``.
+    """
     return _one_shot(Precision(num_classes, average, **kw), preds, target)
 
 
 def recall(preds: Any, target: Any, num_classes: int, average: str | None = "macro",
            **kw: Any) -> Any:
-    """Recall of one batch (see :class:`Recall`)."""
+    """Recall of one batch (see :class:`Recall`).
+
+    Args:
+        preds: Class labels, class scores (class dim 1), or binary probabilities.
+        target: Integer class labels.
+        num_classes: Number of classes.
+        average: ``"macro"``, ``"micro"``, ``"weighted"``, ``"binary"``, or None for per-class
+            values.
+        **kw: ``task``, ``threshold``, ``pos_label``, ``zero_division``, ``ignore_index`` of
+            :class:`Recall`.
+
+    Returns:
+        A float, or a per-class array when ``average`` is None.
+
+    Raises:
+        ValueError: If ``average`` is unknown, or ``"binary"`` with ``num_classes != 2``.
+    """
     return _one_shot(Recall(num_classes, average, **kw), preds, target)
 
 
 def f1_score(preds: Any, target: Any, num_classes: int, average: str | None = "macro",
              **kw: Any) -> Any:
-    """F1 score of one batch (see :class:`F1Score`)."""
+    """F1 score of one batch (see :class:`F1Score`).
+
+    Args:
+        preds: Class labels, class scores (class dim 1), or binary probabilities.
+        target: Integer class labels.
+        num_classes: Number of classes.
+        average: ``"macro"``, ``"micro"``, ``"weighted"``, ``"binary"``, or None for per-class
+            values.
+        **kw: ``task``, ``threshold``, ``pos_label``, ``zero_division``, ``ignore_index`` of
+            :class:`F1Score`.
+
+    Returns:
+        A float, or a per-class array when ``average`` is None.
+
+    Raises:
+        ValueError: If ``average`` is unknown, or ``"binary"`` with ``num_classes != 2``.
+    """
     return _one_shot(F1Score(num_classes, average, **kw), preds, target)
 
 
 def roc_auc(preds: Any, target: Any) -> float:
-    """ROC AUC of binary scores."""
+    """ROC AUC of binary scores.
+
+    Args:
+        preds: Binary scores (or (N, 2) scores whose column 1 is used).
+        target: Binary labels.
+
+    Returns:
+        The area under the ROC curve.
+
+    Raises:
+        ValueError: If the labels hold only one class.
+    """
     return _one_shot(AUROC(), preds, target)
 
 
@@ -550,7 +629,15 @@ def r2_score(preds: Any, target: Any) -> float:
 
 
 def classification_report(cm: Any, class_names: list[str] | None = None) -> str:
-    """A text table of per-class precision, recall, F1 and support from a confusion matrix."""
+    """A text table of per-class precision, recall, F1 and support from a confusion matrix.
+
+    Args:
+        cm: A confusion matrix (rows: true class), as a Tensor or array-like.
+        class_names: Row labels (default: the class indices).
+
+    Returns:
+        The table as text.
+    """
     cm = cm.numpy() if isinstance(cm, Tensor) else np.asarray(cm)
     names = class_names or [str(i) for i in range(len(cm))]
     p, r, f = (_prf(cm, None, w) for w in ("precision", "recall", "f1"))
