@@ -22,7 +22,18 @@ from clt.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSam
 
 def default_collate(batch: Sequence[Any]) -> Any:
     """Stack a list of samples into a batch: arrays stack, numbers become arrays, tuples and
-    dicts are collated field by field. clt tensors are stacked on their device."""
+    dicts are collated field by field. clt tensors are stacked on their device.
+
+    Args:
+        batch: A non-empty list of samples.
+
+    Returns:
+        The batch, with the structure of one sample.
+
+    Raises:
+        ValueError: If ``batch`` is empty.
+        TypeError: If a sample holds a type that can't be collated.
+    """
     if not batch:
         raise ValueError("default_collate: empty batch")
     elem = batch[0]

@@ -11,7 +11,18 @@ T = TypeVar("T")
 
 
 def as_rng(generator: Any = None) -> np.random.Generator:
-    """A numpy Generator from None, an int seed, a numpy Generator or a clt Generator."""
+    """A numpy Generator from None, an int seed, a numpy Generator or a clt Generator.
+
+    Args:
+        generator: None (fresh entropy), an int seed, a numpy Generator, or a clt Generator (its
+            initial seed is used).
+
+    Returns:
+        A numpy Generator.
+
+    Raises:
+        TypeError: For any other type.
+    """
     if generator is None:
         return np.random.default_rng()
     if isinstance(generator, np.random.Generator):
@@ -141,6 +152,17 @@ def random_split(dataset: Dataset, lengths: Sequence[float | int], generator: An
     """Split into non-overlapping random subsets of the given lengths (or fractions).
 
     Pass ``generator`` (an int seed or Generator) for a reproducible split.
+
+    Args:
+        dataset: The dataset to split.
+        lengths: Sizes summing to ``len(dataset)``, or fractions summing to 1.
+        generator: Seed or Generator for the permutation (see :func:`as_rng`).
+
+    Returns:
+        One :class:`Subset` per length.
+
+    Raises:
+        ValueError: If the lengths don't add up to the dataset's length.
     """
     n = len(dataset)
     lengths = list(lengths)

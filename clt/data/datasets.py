@@ -26,7 +26,17 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dty
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (MNIST's format), gzipped or not."""
+    """Read an IDX file (MNIST's format), gzipped or not.
+
+    Args:
+        path: The file; a ``.gz`` suffix means gzip.
+
+    Returns:
+        The array, with the file's shape and dtype.
+
+    Raises:
+        ValueError: If the magic number or element type is wrong, or the file is truncated.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
@@ -47,7 +57,15 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write an array as an IDX file (used by tests to make small MNIST-format files)."""
+    """Write an array as an IDX file (used by tests to make small MNIST-format files).
+
+    Args:
+        path: The file to write; a ``.gz`` suffix means gzip.
+        array: A uint8 or int8 array.
+
+    Raises:
+        KeyError: If the dtype is not uint8 or int8.
+    """
     codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
     a = np.ascontiguousarray(array)
     header = bytes([0, 0, codes[a.dtype], a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
@@ -78,6 +96,18 @@ def download_and_verify(url: str, dest: str | os.PathLike, sha256: str | None,
 
     An existing file with the right checksum is reused. A mismatch deletes the download and
     raises ``RuntimeError`` naming both checksums.
+
+    Args:
+        url: Where to download from.
+        dest: The destination file.
+        sha256: The expected hex digest, or None to skip the check.
+        timeout: Socket timeout in seconds.
+
+    Returns:
+        ``dest`` as a Path.
+
+    Raises:
+        RuntimeError: If the checksum does not match.
     """
     dest = Path(dest)
     if dest.exists() and (sha256 is None or sha256_file(dest) == sha256):

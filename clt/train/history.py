@@ -88,7 +88,20 @@ class History:
 
     def plot(self, path: str, keys: list[str] | None = None, title: str = "learning curves"
              ) -> str:
-        """Save learning curves (losses left, other metrics right) as a PNG; returns the path."""
+        """Save learning curves (losses left, other metrics right) as a PNG; returns the path.
+
+        Args:
+            path: The PNG file to write.
+            keys: The series to plot (default: all but ``lr``, ``epoch_time`` and
+                ``samples_per_s``).
+            title: The figure title.
+
+        Returns:
+            ``path``.
+
+        Raises:
+            RuntimeError: If matplotlib is not installed.
+        """
         try:
             import matplotlib
 

@@ -87,7 +87,20 @@ class StratifiedKFold(KFold):
 
 def train_test_split(n: int, test_size: float = 0.2, seed: int | None = None,
                      stratify: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Hold-out split of ``range(n)`` into (train indices, test indices)."""
+    """Hold-out split of ``range(n)`` into (train indices, test indices).
+
+    Args:
+        n: Number of samples.
+        test_size: Fraction of samples in the test split, in (0, 1).
+        seed: Seed for the shuffle.
+        stratify: Optional labels whose class proportions both splits keep.
+
+    Returns:
+        ``(train_indices, test_indices)``.
+
+    Raises:
+        ValueError: If ``test_size`` is not in (0, 1).
+    """
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
     rng = np.random.default_rng(seed)
@@ -138,6 +151,13 @@ def cross_validate(make_trainer: Callable[[int], Any], dataset: Any, *, n_splits
 
 
 def format_cv(result: dict[str, Any]) -> str:
-    """``name: mean ± std`` lines for a :func:`cross_validate` result."""
+    """``name: mean ± std`` lines for a :func:`cross_validate` result.
+
+    Args:
+        result: A dict with ``mean`` and ``std`` entries keyed by metric name.
+
+    Returns:
+        One line per metric.
+    """
     return "\n".join(f"{k}: {result['mean'][k]:.4f} ± {result['std'][k]:.4f}"
                      for k in result["mean"])
