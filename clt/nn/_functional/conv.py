@@ -17,7 +17,21 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 
 
 def ntuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
-    """``value`` as an n-tuple of ints (an int is repeated), with a clear error otherwise."""
+    """``value`` as an n-tuple of ints (an int is repeated), with a clear error otherwise.
+
+    Args:
+        value: An int, or a sequence of ``n`` ints.
+        n: The tuple length.
+        name: The argument name, for the message.
+        fn: The function name, for the message.
+
+    Returns:
+        The tuple.
+
+    Raises:
+        TypeError: If ``value`` is neither an int nor a sequence of ints.
+        ValueError: If the sequence has the wrong length.
+    """
     if isinstance(value, bool):
         raise TypeError(f"{fn}(): {name} must be an int or a tuple of {n} ints, got {value!r}")
     if isinstance(value, int) or hasattr(value, "__index__") and not isinstance(value, Tensor):
@@ -41,7 +55,19 @@ def _size(t: Tensor) -> str:
 
 
 def check_operands(fn: str, input: Any, weight: Any, bias: Any) -> None:
-    """Types, dtypes and devices of input, weight and bias."""
+    """Types, dtypes and devices of input, weight and bias.
+
+    Args:
+        fn: The function name, for the message.
+        input: The input tensor.
+        weight: The weight tensor.
+        bias: The bias tensor, or None.
+
+    Raises:
+        TypeError: If an operand is not a Tensor.
+        DTypeError: If the input is not floating point or the dtypes differ.
+        DeviceError: If the operands are on different devices.
+    """
     for name, t in (("input", input), ("weight", weight)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{fn}(): argument '{name}' must be Tensor, not {type(t).__name__}")
@@ -185,7 +211,20 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
            padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
     """1-D convolution over (N, C, L) or (C, L); weight (out_channels, in_channels / groups,
-    kW). Arguments as :func:`conv2d`."""
+    kW). Arguments as :func:`conv2d`.
+
+    Args:
+        input: Input (N, C_in, L) or (C_in, L).
+        weight: Weight (out_channels, in_channels / groups, kW).
+        bias: Optional bias (out_channels,).
+        stride: An int or (sW,).
+        padding: An int, (pW,), ``"valid"`` or ``"same"``.
+        dilation: An int or (dW,).
+        groups: Number of channel groups.
+
+    Returns:
+        The output (N, out_channels, L_out) or (out_channels, L_out).
+    """
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -268,6 +307,20 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
                      padding: Any = 0, output_padding: Any = 0, groups: int = 1,
                      dilation: Any = 1) -> Tensor:
-    """1-D transposed convolution over (N, C, L) or (C, L); see :func:`conv_transpose2d`."""
+    """1-D transposed convolution over (N, C, L) or (C, L); see :func:`conv_transpose2d`.
+
+    Args:
+        input: Input (N, C_in, L) or (C_in, L).
+        weight: Weight (in_channels, out_channels / groups, kW).
+        bias: Optional bias (out_channels,).
+        stride: An int or (sW,).
+        padding: An int or (pW,).
+        output_padding: Extra size added to one side of the output.
+        groups: Number of channel groups.
+        dilation: An int or (dW,).
+
+    Returns:
+        The output (N, out_channels, L_out) or (out_channels, L_out).
+    """
     return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)

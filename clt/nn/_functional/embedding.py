@@ -119,6 +119,13 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding: shape ``tensor.shape + (num_classes,)``.
 
     ``num_classes=-1`` infers max + 1, which reads the tensor back (a host sync).
+
+    Args:
+        tensor: Integer class indices.
+        num_classes: Number of classes, or -1 to use ``max + 1``.
+
+    Returns:
+        An int64 tensor of shape ``tensor.shape + (num_classes,)``.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"one_hot(): argument 'tensor' must be Tensor, not "

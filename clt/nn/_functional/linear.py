@@ -30,6 +30,14 @@ def _check_operands(fn: str, input: Any, weight: Any, bias: Any) -> None:
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: one GEMM with the bias added in its epilogue.
 
+    Args:
+        input: Input (*, in_features).
+        weight: Weight (out_features, in_features).
+        bias: Optional bias (out_features,).
+
+    Returns:
+        The output (*, out_features).
+
     Shape:
         input (*, in_features), weight (out_features, in_features), bias (out_features,);
         output (*, out_features).
@@ -56,6 +64,15 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None
              ) -> Tensor:
     """``y[..., o] = sum_ij x1[..., i] W[o, i, j] x2[..., j] + b[o]``.
+
+    Args:
+        input1: First input (*, in1).
+        input2: Second input (*, in2).
+        weight: Weight (out, in1, in2).
+        bias: Optional bias (out,).
+
+    Returns:
+        The output (*, out).
 
     Shape:
         input1 (*, in1), input2 (*, in2), weight (out, in1, in2), bias (out,); output (*, out).

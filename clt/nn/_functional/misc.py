@@ -18,7 +18,18 @@ def _tensor(x: Any, fn: str, name: str = "input") -> Tensor:
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
               out: Tensor | None = None) -> Tensor:
-    """``input / max(||input||_p, eps)`` along ``dim``."""
+    """``input / max(||input||_p, eps)`` along ``dim``.
+
+    Args:
+        input: The tensor.
+        p: Order of the norm.
+        dim: The dim to normalise over.
+        eps: Lower bound of the norm.
+        out: Optional tensor to write the result into.
+
+    Returns:
+        The normalised tensor, of ``input``'s shape.
+    """
     _tensor(input, "normalize")
     denom = E.clamp(input.norm(p, dim, keepdim=True), min=eps)
     res = input / denom
@@ -30,7 +41,17 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcasting), each norm
-    clamped at ``eps``."""
+    clamped at ``eps``.
+
+    Args:
+        x1: First tensor.
+        x2: Second tensor, broadcastable with ``x1``.
+        dim: The dim to reduce.
+        eps: Lower bound of each norm.
+
+    Returns:
+        The similarities, with ``dim`` removed.
+    """
     _tensor(x1, "cosine_similarity", "x1")
     _tensor(x2, "cosine_similarity", "x2")
     n1 = E.clamp(x1.norm(2, dim, keepdim=True), min=eps)
@@ -40,7 +61,18 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
                       keepdim: bool = False) -> Tensor:
-    """``||x1 - x2 + eps||_p`` over the last dim."""
+    """``||x1 - x2 + eps||_p`` over the last dim.
+
+    Args:
+        x1: First tensor.
+        x2: Second tensor, broadcastable with ``x1``.
+        p: Order of the norm.
+        eps: Added to the difference to avoid a zero norm.
+        keepdim: Whether to keep the reduced dim.
+
+    Returns:
+        The distances.
+    """
     _tensor(x1, "pairwise_distance", "x1")
     _tensor(x2, "pairwise_distance", "x2")
     dim = -1 if max(x1.ndim, x2.ndim) > 0 else 0
@@ -68,7 +100,17 @@ def _pad_indices(n: int, before: int, after: int, mode: str) -> list[int]:
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         value: float | None = None) -> Tensor:
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)`` starting
-    from the last dim. Modes: constant (negative amounts crop), reflect, replicate, circular."""
+    from the last dim. Modes: constant (negative amounts crop), reflect, replicate, circular.
+
+    Args:
+        input: The tensor.
+        pad: Pairs of (before, after) amounts, last dim first.
+        mode: ``"constant"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+        value: Fill value for ``"constant"``.
+
+    Returns:
+        The padded tensor.
+    """
     _tensor(input, "pad")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2:

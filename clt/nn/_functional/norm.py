@@ -62,6 +62,19 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     Raises:
         ShapeError: fewer than 2 dims, parameter/statistics sizes that differ from C, or a
             single value per channel in training.
+
+    Args:
+        input: Input (N, C, *).
+        running_mean: Running mean (C,), or None.
+        running_var: Running variance (C,), or None.
+        weight: Optional scale (C,).
+        bias: Optional shift (C,).
+        training: Whether to use (and update the running statistics with) batch statistics.
+        momentum: Weight of the batch statistics in the running-statistics update.
+        eps: Added to the variance.
+
+    Returns:
+        The normalised tensor, of ``input``'s shape.
     """
     input, weight, bias = autocast_args("batch_norm", input, weight, bias)
     _check("batch_norm", input, running_mean=running_mean, running_var=running_var,
@@ -96,7 +109,18 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int,
                weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` dims, then ``* weight + bias``
-    (each of ``normalized_shape``)."""
+    (each of ``normalized_shape``).
+
+    Args:
+        input: Input whose trailing dims are ``normalized_shape``.
+        normalized_shape: The trailing dims to normalise over.
+        weight: Optional scale of shape ``normalized_shape``.
+        bias: Optional shift of shape ``normalized_shape``.
+        eps: Added to the variance.
+
+    Returns:
+        The normalised tensor, of ``input``'s shape.
+    """
     input, weight, bias = autocast_args("layer_norm", input, weight, bias)
     _check("layer_norm", input, weight=weight, bias=bias)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
@@ -118,7 +142,18 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int] | int,
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise (N, C, *) over each group of C / num_groups channels (and all positions),
-    then apply a per-channel ``weight`` and ``bias``."""
+    then apply a per-channel ``weight`` and ``bias``.
+
+    Args:
+        input: Input (N, C, *).
+        num_groups: Number of groups; must divide C.
+        weight: Optional per-channel scale (C,).
+        bias: Optional per-channel shift (C,).
+        eps: Added to the variance.
+
+    Returns:
+        The normalised tensor, of ``input``'s shape.
+    """
     input, weight, bias = autocast_args("group_norm", input, weight, bias)
     _check("group_norm", input, weight=weight, bias=bias)
     if input.ndim < 2:
@@ -150,6 +185,19 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
 
     Only ``use_input_stats=True`` without running statistics is supported (the default of
     ``InstanceNorm`` layers).
+
+    Args:
+        input: Input (N, C, *) with at least 3 dims.
+        running_mean: Must be None.
+        running_var: Must be None.
+        weight: Optional per-channel scale (C,).
+        bias: Optional per-channel shift (C,).
+        use_input_stats: Must be True.
+        momentum: Unused (no running statistics).
+        eps: Added to the variance.
+
+    Returns:
+        The normalised tensor, of ``input``'s shape.
     """
     _check("instance_norm", input, weight=weight, bias=bias)
     if running_mean is not None or running_var is not None or not use_input_stats:

@@ -35,21 +35,57 @@ def _check_cell(fn: str, input: Any, hx: Any, w_ih: Tensor, w_hh: Tensor, gates:
 
 def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
                   b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
-    """``tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` for (N, input) x and (N, hidden) h."""
+    """``tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)`` for (N, input) x and (N, hidden) h.
+
+    Args:
+        input: Input of shape (N, input_size).
+        hx: Hidden state (N, hidden_size).
+        w_ih: Input-hidden weight (hidden_size, input_size).
+        w_hh: Hidden-hidden weight (hidden_size, hidden_size).
+        b_ih: Optional input-hidden bias (hidden_size,).
+        b_hh: Optional hidden-hidden bias (hidden_size,).
+
+    Returns:
+        The next hidden state (N, hidden_size).
+    """
     _check_cell("rnn_tanh_cell", input, hx, w_ih, w_hh, 1)
     return (linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh)).tanh()
 
 
 def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
                   b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
-    """``relu(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``."""
+    """``relu(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``.
+
+    Args:
+        input: Input of shape (N, input_size).
+        hx: Hidden state (N, hidden_size).
+        w_ih: Input-hidden weight (hidden_size, input_size).
+        w_hh: Hidden-hidden weight (hidden_size, hidden_size).
+        b_ih: Optional input-hidden bias (hidden_size,).
+        b_hh: Optional hidden-hidden bias (hidden_size,).
+
+    Returns:
+        The next hidden state (N, hidden_size).
+    """
     _check_cell("rnn_relu_cell", input, hx, w_ih, w_hh, 1)
     return (linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh)).relu()
 
 
 def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor,
               b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """One LSTM step: returns (h, c) from x (N, input) and hx = (h0, c0) (N, hidden)."""
+    """One LSTM step: returns (h, c) from x (N, input) and hx = (h0, c0) (N, hidden).
+
+    Args:
+        input: Input of shape (N, input_size).
+        hx: ``(h0, c0)``, each (N, hidden_size).
+        w_ih: Input-hidden weight (4 * hidden_size, input_size).
+        w_hh: Hidden-hidden weight (4 * hidden_size, hidden_size).
+        b_ih: Optional input-hidden bias (4 * hidden_size,).
+        b_hh: Optional hidden-hidden bias (4 * hidden_size,).
+
+    Returns:
+        ``(h, c)``, each (N, hidden_size).
+    """
     _check_cell("lstm_cell", input, hx, w_ih, w_hh, 4)
     h0, c0 = hx
     return C.LSTMCellFn.apply(linear(input, w_ih, b_ih), linear(h0, w_hh, b_hh), c0)
@@ -57,7 +93,19 @@ def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tens
 
 def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor,
              b_ih: Tensor | None = None, b_hh: Tensor | None = None) -> Tensor:
-    """One GRU step: returns h from x (N, input) and h0 (N, hidden)."""
+    """One GRU step: returns h from x (N, input) and h0 (N, hidden).
+
+    Args:
+        input: Input of shape (N, input_size).
+        hx: Hidden state (N, hidden_size).
+        w_ih: Input-hidden weight (3 * hidden_size, input_size).
+        w_hh: Hidden-hidden weight (3 * hidden_size, hidden_size).
+        b_ih: Optional input-hidden bias (3 * hidden_size,).
+        b_hh: Optional hidden-hidden bias (3 * hidden_size,).
+
+    Returns:
+        The next hidden state (N, hidden_size).
+    """
     _check_cell("gru_cell", input, hx, w_ih, w_hh, 3)
     return C.GRUCellFn.apply(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
 
@@ -66,6 +114,17 @@ def run_layer(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, w_ih: Tensor,
               b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool
               ) -> tuple[Tensor, Tensor, Tensor | None]:
     """One direction of one layer over a (L, N, input) sequence.
+
+    Args:
+        mode: ``"RNN_TANH"``, ``"RNN_RELU"``, ``"LSTM"`` or ``"GRU"``.
+        x: The sequence (L, N, input_size).
+        h0: Initial hidden state (N, hidden_size).
+        c0: Initial cell state (N, hidden_size) for LSTM, else None.
+        w_ih: Input-hidden weight.
+        w_hh: Hidden-hidden weight.
+        b_ih: Optional input-hidden bias.
+        b_hh: Optional hidden-hidden bias.
+        reverse: Whether to run from the last step to the first.
 
     Returns:
         (output (L, N, hidden), h_n (N, hidden), c_n (LSTM) or None).

@@ -99,7 +99,18 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
 
 def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
              align_corners: bool | None = None) -> Tensor:
-    """Deprecated alias of :func:`interpolate`."""
+    """Deprecated alias of :func:`interpolate`.
+
+    Args:
+        input: A (N, C, L) or (N, C, H, W) tensor.
+        size: Output spatial size.
+        scale_factor: Multiplier(s) of the spatial size (give this or ``size``).
+        mode: The interpolation mode, as :func:`interpolate`.
+        align_corners: For linear modes, whether corner pixels map onto each other.
+
+    Returns:
+        The resized tensor.
+    """
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
@@ -118,5 +129,14 @@ def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) 
 
 
 def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
-    """Bilinear upsampling with ``align_corners=True`` (as PyTorch's deprecated helper)."""
+    """Bilinear upsampling with ``align_corners=True`` (as PyTorch's deprecated helper).
+
+    Args:
+        input: A (N, C, H, W) tensor.
+        size: Output spatial size.
+        scale_factor: Multiplier(s) of the spatial size (give this or ``size``).
+
+    Returns:
+        The resized tensor.
+    """
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
