@@ -59,10 +59,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     the running statistics are updated in place as ``(1 - momentum) * r + momentum * batch``
     with the unbiased batch variance. Otherwise the running statistics are used.
 
-    Raises:
-        ShapeError: fewer than 2 dims, parameter/statistics sizes that differ from C, or a
-            single value per channel in training.
-
     Args:
         input: Input (N, C, *).
         running_mean: Running mean (C,), or None.
@@ -75,6 +71,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
     Returns:
         The normalised tensor, of ``input``'s shape.
+
+    Raises:
+        ShapeError: fewer than 2 dims, parameter/statistics sizes that differ from C, or a
+            single value per channel in training.
     """
     input, weight, bias = autocast_args("batch_norm", input, weight, bias)
     _check("batch_norm", input, running_mean=running_mean, running_var=running_var,
