@@ -86,12 +86,31 @@ class Sequential(Module):
         return Sequential(*self, *other)
 
     def append(self, module: Module) -> "Sequential":
-        """Add ``module`` at the end."""
+        """Add ``module`` at the end.
+
+        Args:
+            module: The module to add.
+
+        Returns:
+            self.
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index: int, module: Module) -> "Sequential":
-        """Insert ``module`` before position ``index``."""
+        """Insert ``module`` before position ``index``.
+
+        Args:
+            index: The position, in [-len, len].
+            module: The module to insert.
+
+        Returns:
+            self.
+
+        Raises:
+            TypeError: If ``module`` is not a Module.
+            IndexError: If ``index`` is out of range.
+        """
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.insert: {type(module).__name__} is not a Module")
         n = len(self._modules)

@@ -100,7 +100,24 @@ class Embedding(Module):
                         padding_idx: int | None = None, max_norm: float | None = None,
                         norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                         sparse: bool = False) -> "Embedding":
-        """An Embedding whose weight is (a copy-free view of) the 2-D ``embeddings``."""
+        """An Embedding whose weight is (a copy-free view of) the 2-D ``embeddings``.
+
+        Args:
+            embeddings: The weight (num_embeddings, embedding_dim).
+            freeze: Whether the weight is excluded from training (``requires_grad=False``).
+            padding_idx: Index whose row gets no gradient.
+            max_norm: Rows looked up are renormalised to at most this norm.
+            norm_type: Order of the norm for ``max_norm``.
+            scale_grad_by_freq: Whether to scale gradients by inverse word frequency in the batch.
+            sparse: Must be False (sparse gradients are not supported).
+
+        Returns:
+            The Embedding.
+
+        Raises:
+            ShapeError: If ``embeddings`` is not a 2-D tensor.
+            NotImplementedError: If ``sparse`` is True.
+        """
         if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
             raise ShapeError("Embeddings parameter is expected to be 2-dimensional, got "
                              f"{getattr(embeddings, 'shape', type(embeddings).__name__)}")

@@ -45,7 +45,21 @@ def _norm_type(norm_type: Any) -> float:
 def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float | str = 2.0,
                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """The ``norm_type``-norm of all ``tensors`` together, as a 0-d tensor on the first one's
-    device (0 if there are none)."""
+    device (0 if there are none).
+
+    Args:
+        tensors: A tensor or an iterable of tensors.
+        norm_type: Order of the norm (a number or ``"inf"``).
+        error_if_nonfinite: Whether to raise if the norm is NaN or infinite (reads it back).
+        foreach: Accepted for PyTorch compatibility; ignored.
+
+    Returns:
+        The total norm, a 0-d tensor.
+
+    Raises:
+        ValueError: If ``norm_type`` is not a number or ``"inf"``.
+        RuntimeError: If ``error_if_nonfinite`` and the norm is not finite.
+    """
     tensors = [t for t in _as_list(tensors) if t is not None]
     p = _norm_type(norm_type)
     if not tensors:
@@ -80,7 +94,14 @@ def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float | str = 
 @no_grad()
 def clip_grads_with_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
                           total_norm: Tensor, foreach: bool | None = None) -> None:
-    """Scale the gradients in place by ``min(max_norm / (total_norm + 1e-6), 1)``."""
+    """Scale the gradients in place by ``min(max_norm / (total_norm + 1e-6), 1)``.
+
+    Args:
+        parameters: A tensor or an iterable of tensors whose ``.grad`` to scale.
+        max_norm: The largest allowed total norm.
+        total_norm: The total norm, e.g. from :func:`get_total_norm`.
+        foreach: Accepted for PyTorch compatibility; ignored.
+    """
     grads = _grads(parameters)
     if not grads:
         return
@@ -116,14 +137,31 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
 def clip_grad_norm(parameters: Iterable[Tensor] | Tensor, max_norm: float,
                    norm_type: float | str = 2.0, error_if_nonfinite: bool = False,
                    foreach: bool | None = None) -> Tensor:
-    """Deprecated alias of :func:`clip_grad_norm_` (kept as PyTorch keeps it)."""
+    """Deprecated alias of :func:`clip_grad_norm_` (kept as PyTorch keeps it).
+
+    Args:
+        parameters: A tensor or an iterable of tensors whose ``.grad`` to clip.
+        max_norm: The largest allowed total norm.
+        norm_type: Order of the norm (a number or ``"inf"``).
+        error_if_nonfinite: Whether to raise if the norm is NaN or infinite.
+        foreach: Accepted for PyTorch compatibility; ignored.
+
+    Returns:
+        The total norm before clipping, a 0-d tensor.
+    """
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
 @no_grad()
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,
                      foreach: bool | None = None) -> None:
-    """Clamp every gradient element into ``[-clip_value, clip_value]`` in place."""
+    """Clamp every gradient element into ``[-clip_value, clip_value]`` in place.
+
+    Args:
+        parameters: A tensor or an iterable of tensors whose ``.grad`` to clamp.
+        clip_value: The bound.
+        foreach: Accepted for PyTorch compatibility; ignored.
+    """
     clip_value = float(clip_value)
     for g in _grads(parameters):
         ew.clamp(g._data, -clip_value, clip_value, out=g._data)

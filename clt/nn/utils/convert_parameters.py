@@ -47,7 +47,18 @@ class _Flatten(Function):
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
-    """All parameters flattened and concatenated into one 1-D tensor."""
+    """All parameters flattened and concatenated into one 1-D tensor.
+
+    Args:
+        parameters: The parameters, all on one device and of one dtype.
+
+    Returns:
+        A 1-D tensor.
+
+    Raises:
+        RuntimeError: If there are no parameters or they are on different devices.
+        TypeError: If the dtypes differ.
+    """
     params = list(parameters)
     if not params:
         raise RuntimeError("parameters_to_vector: expected a non-empty list of tensors")
@@ -66,7 +77,16 @@ class _Ctx:
 
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
-    """Make each parameter a view of its slice of ``vec`` (PyTorch assigns ``param.data``)."""
+    """Make each parameter a view of its slice of ``vec`` (PyTorch assigns ``param.data``).
+
+    Args:
+        vec: A 1-D tensor with as many elements as the parameters together.
+        parameters: The parameters to point at ``vec``.
+
+    Raises:
+        TypeError: If ``vec`` is not a Tensor.
+        RuntimeError: If ``vec``'s size does not match, or the parameters are on different devices.
+    """
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected clt.Tensor, but got: {type(vec).__name__}")
     params = list(parameters)

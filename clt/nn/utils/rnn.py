@@ -16,7 +16,22 @@ __all__ = ["pad_sequence", "unpad_sequence"]
 def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
                  padding_value: float = 0.0, padding_side: str = "right") -> Tensor:
     """Stack variable-length sequences (L_i, *) into (L_max, B, *) or (B, L_max, *),
-    filling with ``padding_value`` (differentiable w.r.t. the sequences)."""
+    filling with ``padding_value`` (differentiable w.r.t. the sequences).
+
+    Args:
+        sequences: Tensors (L_i, *) with equal trailing dims.
+        batch_first: Whether the output is (B, L_max, *) instead of (L_max, B, *).
+        padding_value: The fill value.
+        padding_side: ``"right"`` or ``"left"``.
+
+    Returns:
+        The padded batch.
+
+    Raises:
+        ValueError: If ``sequences`` is empty or ``padding_side`` is invalid.
+        TypeError: If an element is not a Tensor.
+        ShapeError: If the trailing dims differ.
+    """
     seqs = list(sequences)
     if not seqs:
         raise ValueError("pad_sequence: received an empty list of sequences")
@@ -45,7 +60,19 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
 
 def unpad_sequence(padded_sequences: Tensor, lengths: Sequence[int] | Tensor,
                    batch_first: bool = False) -> list[Tensor]:
-    """Split a padded batch back into a list of sequences of the given lengths (views)."""
+    """Split a padded batch back into a list of sequences of the given lengths (views).
+
+    Args:
+        padded_sequences: A padded batch (L_max, B, *) or (B, L_max, *).
+        lengths: The length of each sequence.
+        batch_first: Whether the batch dim comes first.
+
+    Returns:
+        A list of tensors (L_i, *).
+
+    Raises:
+        ShapeError: If the number of lengths differs from the batch size.
+    """
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
     lengths = lengths.tolist() if isinstance(lengths, Tensor) else list(lengths)
     if len(lengths) != x.shape[0]:
