@@ -67,7 +67,14 @@ from clt.utils.summary import summary  # noqa: E402
 
 def synchronize(device: object = None) -> None:
     """Wait for all work enqueued on ``device`` (default device; ``"all"``: every open device),
-    and raise ``IndexError`` if an index kernel met an out-of-range index meanwhile."""
+    and raise ``IndexError`` if an index kernel met an out-of-range index meanwhile.
+
+    Args:
+        device: A Device, an id, an index, ``"all"``, or None for the default device.
+
+    Raises:
+        IndexError: If an index kernel met an out-of-range index.
+    """
     from clt.ops.index import check_index_errors
 
     if device == "all":
@@ -82,22 +89,47 @@ def synchronize(device: object = None) -> None:
 
 
 def memory_allocated(device: object = None) -> int:
-    """Bytes of device memory in use by tensors on ``device`` (default device)."""
+    """Bytes of device memory in use by tensors on ``device`` (default device).
+
+    Args:
+        device: A Device, an id such as ``"cl:0"``, an index, or None for the default device.
+
+    Returns:
+        The byte count.
+    """
     return globals()["device"](device).memory_allocated()
 
 
 def memory_reserved(device: object = None) -> int:
-    """Bytes held by the memory pool of ``device`` (in use plus cached)."""
+    """Bytes held by the memory pool of ``device`` (in use plus cached).
+
+    Args:
+        device: A Device, an id such as ``"cl:0"``, an index, or None for the default device.
+
+    Returns:
+        The byte count.
+    """
     return globals()["device"](device).memory_reserved()
 
 
 def max_memory_allocated(device: object = None) -> int:
-    """Peak bytes in use on ``device`` since start or the last reset."""
+    """Peak bytes in use on ``device`` since start or the last reset.
+
+    Args:
+        device: A Device, an id such as ``"cl:0"``, an index, or None for the default device.
+
+    Returns:
+        The byte count.
+    """
     return globals()["device"](device).max_memory_allocated()
 
 
 def empty_cache(device: object = None) -> None:
-    """Return cached, unused blocks of ``device``'s pool to the driver."""
+    """Return cached, unused blocks of ``device``'s pool to the driver.
+
+    Args:
+        device: A Device, an id such as ``"cl:0"``, an index, or None for the default device.
+    """
     globals()["device"](device).empty_cache()
 
 

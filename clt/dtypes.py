@@ -90,7 +90,17 @@ _default_float = float32
 
 
 def as_dtype(dtype: Any) -> DType:
-    """Convert a clt/numpy dtype, Python type or name into a :class:`DType`."""
+    """Convert a clt/numpy dtype, Python type or name into a :class:`DType`.
+
+    Args:
+        dtype: A DType, numpy dtype, Python type (``bool``, ``int``, ``float``) or name.
+
+    Returns:
+        The DType.
+
+    Raises:
+        DTypeError: If ``dtype`` is not a dtype or is unsupported.
+    """
     if isinstance(dtype, DType):
         return dtype
     if dtype is bool:
@@ -118,7 +128,14 @@ def get_default_dtype() -> DType:
 
 
 def set_default_dtype(dtype: DTypeLike) -> None:
-    """Set the default float dtype (float32 or float64), as ``torch.set_default_dtype``."""
+    """Set the default float dtype (float32 or float64), as ``torch.set_default_dtype``.
+
+    Args:
+        dtype: float32 or float64 (any form :func:`as_dtype` accepts).
+
+    Raises:
+        DTypeError: For any other dtype.
+    """
     global _default_float
     d = as_dtype(dtype)
     if not d.is_floating_point or d is float16:
@@ -127,7 +144,15 @@ def set_default_dtype(dtype: DTypeLike) -> None:
 
 
 def promote_types(a: DTypeLike, b: DTypeLike) -> DType:
-    """PyTorch's promotion of two tensor dtypes (floats win; ints promote as numpy)."""
+    """PyTorch's promotion of two tensor dtypes (floats win; ints promote as numpy).
+
+    Args:
+        a: A dtype.
+        b: A dtype.
+
+    Returns:
+        The promoted DType.
+    """
     a, b = as_dtype(a), as_dtype(b)
     if a is b:
         return a
@@ -160,6 +185,12 @@ def result_type(*operands: Any) -> DType:
 
     Dimensioned tensors decide; zero-dim tensors only raise the category (bool < int < float);
     Python scalars only raise it further, to the default dtype of that category.
+
+    Args:
+        *operands: Tensors, Python scalars and dtypes.
+
+    Returns:
+        The result DType.
     """
     dim = zero = None
     scalar_cat = -1
@@ -187,7 +218,15 @@ def result_type(*operands: Any) -> DType:
 
 
 def check_device_dtype(dtype: DType, device: Any) -> None:
-    """Refuse dtypes the device cannot compute in, before any kernel is rendered."""
+    """Refuse dtypes the device cannot compute in, before any kernel is rendered.
+
+    Args:
+        dtype: The dtype an op would compute in.
+        device: The device it would run on.
+
+    Raises:
+        DTypeError: If ``dtype`` is float64 and the device has no fp64 support.
+    """
     if dtype is float64 and not device.info.fp64:
         raise DTypeError(
             f"{device} has no float64 support (cl_khr_fp64); use float32 or another device")

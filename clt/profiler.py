@@ -133,7 +133,14 @@ class profile:
         return sorted(self.stats.values(), key=lambda s: s.total_ns, reverse=True)
 
     def table(self, row_limit: int = 25) -> str:
-        """Kernels sorted by total device time, with calls, mean and share of device time."""
+        """Kernels sorted by total device time, with calls, mean and share of device time.
+
+        Args:
+            row_limit: Maximum number of kernel rows.
+
+        Returns:
+            The table as text, with totals and memory high-water marks.
+        """
         total = max(self.device_seconds, 1e-12)
         rows = [f"{'kernel':<40} {'calls':>7} {'total ms':>10} {'mean us':>10} {'%':>6}"]
         for s in self.key_averages()[:row_limit]:
@@ -147,7 +154,11 @@ class profile:
         return "\n".join(rows)
 
     def export_chrome_trace(self, path: str) -> None:
-        """Write the kept events as Chrome trace JSON (chrome://tracing, Perfetto)."""
+        """Write the kept events as Chrome trace JSON (chrome://tracing, Perfetto).
+
+        Args:
+            path: The JSON file to write.
+        """
         events = []
         t0 = min((t.start for t in self._trace), default=0)
         for t in self._trace:

@@ -96,6 +96,11 @@ def save(obj: Any, f: str | os.PathLike, metadata: dict[str, str] | None = None)
 
     The write is atomic: the file is complete and valid, or the previous one is untouched.
 
+    Args:
+        obj: The object to save.
+        f: The destination path.
+        metadata: Optional string key/value pairs stored in the header.
+
     Raises:
         TypeError: ``obj`` holds something that can't be stored without pickling.
     """
@@ -204,6 +209,13 @@ def load(f: str | os.PathLike, map_location: Any = None, *, as_numpy: bool = Fal
 
 
 def load_metadata(f: str | os.PathLike) -> dict[str, str]:
-    """The string metadata stored in a file's header (without loading tensors)."""
+    """The string metadata stored in a file's header (without loading tensors).
+
+    Args:
+        f: A file written by :func:`save`.
+
+    Returns:
+        The metadata dict (empty if none).
+    """
     header, _ = _read(Path(f))
     return dict(header.get("__metadata__", {}) or {})

@@ -215,7 +215,15 @@ def _deliver_leaf(t: Tensor, g: Tensor, capture: dict | None, create_graph: bool
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
              retain_graph: bool | None = None, create_graph: bool = False,
              inputs: Sequence[Tensor] | None = None) -> None:
-    """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves."""
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves.
+
+    Args:
+        tensors: The root tensor(s).
+        grad_tensors: Gradient of each root (None for scalar roots: ones).
+        retain_graph: Whether to keep the graph for another backward (default: ``create_graph``).
+        create_graph: Whether to record the backward pass for higher-order gradients.
+        inputs: If given, accumulate only into these tensors.
+    """
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grads = [grad_tensors] + [None] * (len(roots) - 1)
@@ -238,7 +246,24 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
          grad_outputs: Any = None, retain_graph: bool | None = None,
          create_graph: bool = False, allow_unused: bool = False,
          materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
-    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    Args:
+        outputs: The tensor(s) to differentiate.
+        inputs: The tensor(s) to differentiate with respect to.
+        grad_outputs: Gradient of each output (None for scalar outputs: ones).
+        retain_graph: Whether to keep the graph for another backward (default: ``create_graph``).
+        create_graph: Whether to record the backward pass for higher-order gradients.
+        allow_unused: Whether an input that the outputs don't depend on gives None instead of an
+            error.
+        materialize_grads: Whether such inputs get zeros instead of None.
+
+    Returns:
+        One gradient per input.
+
+    Raises:
+        RuntimeError: If an input does not require grad, or is unused and ``allow_unused`` is False.
+    """
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):

@@ -53,13 +53,34 @@ def checkpoint(function: Callable, *args: Any, preserve_rng_state: bool = True) 
     During backward the segment runs again (with the same RNG state, so dropout matches) to
     compute gradients: memory for compute, as ``torch.utils.checkpoint``. Parameters used inside
     ``function`` get their gradients as usual.
+
+    Args:
+        function: The segment to run.
+        *args: Its inputs.
+        preserve_rng_state: Whether the recomputation replays the same random numbers.
+
+    Returns:
+        What ``function(*args)`` returns.
     """
     return _Checkpoint.apply(function, preserve_rng_state, *args)
 
 
 def checkpoint_sequential(functions: Any, segments: int, input: Tensor,
                           preserve_rng_state: bool = True) -> Tensor:
-    """Split a Sequential (or list of modules) into ``segments`` checkpointed chunks."""
+    """Split a Sequential (or list of modules) into ``segments`` checkpointed chunks.
+
+    Args:
+        functions: A Sequential or a list of modules.
+        segments: Number of chunks.
+        input: The input tensor.
+        preserve_rng_state: Whether the recomputation replays the same random numbers.
+
+    Returns:
+        The output of the last module.
+
+    Raises:
+        ValueError: If ``segments`` < 1.
+    """
     mods = list(functions.children()) if hasattr(functions, "children") else list(functions)
     if segments < 1:
         raise ValueError(f"segments must be >= 1, got {segments}")
