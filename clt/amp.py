@@ -172,6 +172,12 @@ def is_autocast_enabled(device: Any = None) -> bool:
 
     A region on a device without native float16 still counts as enabled here; ops there are
     left alone by :func:`autocast_dtype_for`.
+
+    Args:
+        device: A device to ask about, or None for any.
+
+    Returns:
+        Whether autocast applies.
     """
     if not _STATE.stack:
         return False
@@ -181,14 +187,29 @@ def is_autocast_enabled(device: Any = None) -> bool:
 
 
 def get_autocast_dtype(device: Any = None) -> D.DType:
-    """The lower-precision dtype of the innermost region (float16 when none is active)."""
+    """The lower-precision dtype of the innermost region (float16 when none is active).
+
+    Args:
+        device: Accepted for PyTorch compatibility; the innermost region decides.
+
+    Returns:
+        The dtype.
+    """
     return _STATE.stack[-1].dtype if _STATE.stack else D.float16
 
 
 def autocast_dtype_for(category: str, device: Any) -> D.DType | None:
     """The dtype an op of ``category`` on ``device`` should compute in, or None to leave its
     inputs alone (no autocast region, autocast disabled, another device, no native float16,
-    or a category autocast does not touch)."""
+    or a category autocast does not touch).
+
+    Args:
+        category: The op's autocast category.
+        device: The device the op runs on.
+
+    Returns:
+        The dtype to compute in, or None.
+    """
     if not _STATE.stack:
         return None
     region = _STATE.stack[-1]
@@ -209,6 +230,13 @@ def autocast_args(category: str, *args: Any) -> tuple:
     Non-tensors (None, numbers) pass through. Lower-precision ops cast float32/float64 inputs
     down to float16; float32 ops cast only float16 inputs up. Casts are differentiable. Returns
     ``args`` itself when autocast does not apply, so the hook is cheap outside a region.
+
+    Args:
+        category: The op's autocast category.
+        *args: The op's arguments.
+
+    Returns:
+        The arguments, with floating Tensors cast.
     """
     if not _STATE.stack:
         return args
@@ -287,7 +315,17 @@ class GradScaler:
     # -- scaling -------------------------------------------------------------------------------
     def scale(self, outputs: Any) -> Any:
         """``outputs * scale`` (a Tensor, or nested lists/tuples of them); float16 outputs are
-        scaled in float32, as a scaled float16 loss would overflow at 65504."""
+        scaled in float32, as a scaled float16 loss would overflow at 65504.
+
+        Args:
+            outputs: A Tensor or nested lists/tuples of Tensors (usually the loss).
+
+        Returns:
+            The scaled outputs, with the same structure (unchanged when disabled).
+
+        Raises:
+            ValueError: If ``outputs`` holds something other than Tensors.
+        """
         if not self._enabled:
             return outputs
         if isinstance(outputs, Tensor):
@@ -308,6 +346,13 @@ class GradScaler:
         Call it before clipping gradients; :meth:`step` calls it if you don't. At most once per
         optimizer between two :meth:`update` calls. Enqueues one fused kernel per 8 gradients
         and never waits.
+
+        Args:
+            optimizer: The optimizer whose gradients to unscale.
+
+        Raises:
+            RuntimeError: If called twice for the optimizer before ``update()``, or after
+                ``step()``.
         """
         if not self._enabled:
             return
@@ -339,7 +384,20 @@ class GradScaler:
 
     def step(self, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
         """Unscale (if not done yet), then run ``optimizer.step(*args, **kwargs)`` unless a
-        gradient is inf/NaN. Returns what the optimizer's step returns (None when skipped)."""
+        gradient is inf/NaN. Returns what the optimizer's step returns (None when skipped).
+
+        Args:
+            optimizer: The optimizer to step.
+            *args: Passed to ``optimizer.step``.
+            **kwargs: Passed to ``optimizer.step``.
+
+        Returns:
+            What ``optimizer.step`` returns, or None when the step is skipped.
+
+        Raises:
+            RuntimeError: If a closure is passed, ``step`` was already called since ``update()``, or
+                no gradients were checked.
+        """
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
         if "closure" in kwargs:
@@ -360,7 +418,15 @@ class GradScaler:
         return result
 
     def update(self, new_scale: float | Tensor | None = None) -> None:
-        """Adapt the scale after this iteration's steps (or set it to ``new_scale``)."""
+        """Adapt the scale after this iteration's steps (or set it to ``new_scale``).
+
+        Args:
+            new_scale: A positive scale to set (a float or a one-element Tensor), or None to adapt.
+
+        Raises:
+            ValueError: If ``new_scale`` is not positive.
+            RuntimeError: If no inf checks were recorded since the last update.
+        """
         if not self._enabled:
             return
         if new_scale is not None:

@@ -110,7 +110,14 @@ def is_main_process() -> bool:
 
 
 def device_for_rank(local_rank: int | None = None) -> Any:
-    """The device for this rank: GPU k for local rank k if there are GPUs, else device k."""
+    """The device for this rank: GPU k for local rank k if there are GPUs, else device k.
+
+    Args:
+        local_rank: The rank on this node (default: :func:`get_local_rank`).
+
+    Returns:
+        The Device.
+    """
     from clt.backend.device import devices
 
     devs = devices()
@@ -135,7 +142,19 @@ def _fail(message: str) -> None:
 
 
 def wait(request: Any, what: str, timeout: float | None = None) -> Any:
-    """Wait for a non-blocking MPI request, failing after ``timeout`` seconds."""
+    """Wait for a non-blocking MPI request, failing after ``timeout`` seconds.
+
+    Args:
+        request: An MPI request with ``test()``.
+        what: Description of the operation, for the error message.
+        timeout: Seconds to wait (default: the process group's timeout).
+
+    Returns:
+        The request's result.
+
+    Raises:
+        DistributedError: If the request doesn't complete in time.
+    """
     deadline = time.monotonic() + (timeout if timeout is not None else _STATE["timeout"])
     delay = 1e-5
     while True:
@@ -150,7 +169,15 @@ def wait(request: Any, what: str, timeout: float | None = None) -> Any:
 
 
 def barrier(timeout: float | None = None) -> None:
-    """Wait until every rank reaches this point (with a deadline)."""
+    """Wait until every rank reaches this point (with a deadline).
+
+    Args:
+        timeout: Seconds to wait (default: the process group's timeout).
+
+    Raises:
+        DistributedError: If the process group is not initialised, or the operation times out (the
+            job is aborted first when ``abort_on_error``).
+    """
     wait(_comm().Ibarrier(), "barrier", timeout)
 
 
@@ -162,7 +189,20 @@ def _allreduce_np(buf: np.ndarray, what: str) -> np.ndarray:
 
 
 def all_reduce(tensor: Any, op: str = "sum") -> Any:
-    """In-place all-reduce of a tensor ("sum", "mean", "max", "min"), staged through the host."""
+    """In-place all-reduce of a tensor ("sum", "mean", "max", "min"), staged through the host.
+
+    Args:
+        tensor: A Tensor (updated in place) or an array-like.
+        op: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
+
+    Returns:
+        ``tensor``, or the reduced array for array-like input.
+
+    Raises:
+        ValueError: If ``op`` is unknown.
+        DistributedError: If the process group is not initialised, or the operation times out (the
+            job is aborted first when ``abort_on_error``).
+    """
     from clt.tensor import Tensor
 
     if op not in ("sum", "mean", "max", "min"):
@@ -190,7 +230,19 @@ def _write(tensor: Any, host: np.ndarray) -> None:
 
 
 def broadcast(tensor: Any, src: int = 0) -> Any:
-    """In-place broadcast of a tensor from rank ``src``."""
+    """In-place broadcast of a tensor from rank ``src``.
+
+    Args:
+        tensor: The tensor; overwritten on every rank but ``src``.
+        src: The rank whose values are sent.
+
+    Returns:
+        ``tensor``.
+
+    Raises:
+        DistributedError: If the process group is not initialised, or the operation times out (the
+            job is aborted first when ``abort_on_error``).
+    """
     host = np.asarray(tensor.detach().cpu(), order="C")
     wait(_comm().Ibcast(host, root=src), f"broadcast from rank {src}")
     if get_rank() != src:
@@ -199,7 +251,18 @@ def broadcast(tensor: Any, src: int = 0) -> Any:
 
 
 def all_gather_object(obj: Any) -> list[Any]:
-    """Every rank's ``obj`` (picklable), in rank order."""
+    """Every rank's ``obj`` (picklable), in rank order.
+
+    Args:
+        obj: This rank's picklable object.
+
+    Returns:
+        A list with one object per rank.
+
+    Raises:
+        DistributedError: If the process group is not initialised, or the operation times out (the
+            job is aborted first when ``abort_on_error``).
+    """
     data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
     sizes = np.empty(get_world_size(), dtype=np.int64)
     wait(_comm().Iallgather(np.array([data.size], np.int64), sizes), "all_gather_object sizes")
