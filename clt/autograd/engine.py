@@ -59,7 +59,18 @@ _POST_HOOKS: dict[int, tuple] = {}     # id(leaf) -> (weakref to leaf, [hook(lea
 
 
 def register_post_accumulate_grad_hook(t: Tensor, hook: Any) -> Any:
-    """Call ``hook(t)`` after ``t.grad`` has been accumulated in each backward (leaves only)."""
+    """Call ``hook(t)`` after ``t.grad`` has been accumulated in each backward (leaves only).
+
+    Args:
+        t: A leaf tensor.
+        hook: Called as ``hook(t)``.
+
+    Returns:
+        A handle whose ``remove()`` unregisters the hook.
+
+    Raises:
+        RuntimeError: If ``t`` is not a leaf.
+    """
     import weakref
 
     if t.grad_fn is not None:
@@ -79,7 +90,11 @@ def register_post_accumulate_grad_hook(t: Tensor, hook: Any) -> Any:
 
 def queue_callback(fn: Any) -> None:
     """Run ``fn()`` once when the current (or next) backward pass finishes (as PyTorch's
-    ``Variable._execution_engine.queue_callback``; used by distributed gradient sync)."""
+    ``Variable._execution_engine.queue_callback``; used by distributed gradient sync).
+
+    Args:
+        fn: A callable taking no arguments.
+    """
     _FINAL_CALLBACKS.append(fn)
 
 
@@ -91,6 +106,16 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Tensor | None],
     Without ``capture`` gradients accumulate into leaves' ``.grad``; with it (``autograd.grad``),
     they are returned in ``capture`` (keys: ``id(leaf)`` or ``(node, output_nr)``) and no
     ``.grad`` is touched.
+
+    Args:
+        roots: The tensors to start from.
+        grad_roots: Gradient of each root (None for a scalar root: ones).
+        retain_graph: Whether to keep saved tensors for another backward.
+        create_graph: Whether to record the backward pass.
+        capture: Optional dict to collect gradients in instead of ``.grad``.
+
+    Returns:
+        ``capture`` (an empty dict when none was given).
     """
     buffers: dict[Node, list] = {}
     ready_roots: list[Node] = []

@@ -22,7 +22,11 @@ class Context:
         self._released = False
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
-        """Keep tensors for backward; modifying one in place later makes backward raise."""
+        """Keep tensors for backward; modifying one in place later makes backward raise.
+
+        Args:
+            *tensors: Tensors (or None) to read back as ``ctx.saved_tensors``.
+        """
         self._saved = tensors
         self._versions = tuple(t._version if t is not None else 0 for t in tensors)
 

@@ -33,6 +33,19 @@ def gradcheck(fn: Callable, inputs: Sequence[Any] | Any, eps: float | None = Non
     Tensors in ``inputs`` with ``requires_grad=True`` are checked. float64 inputs get tight
     default tolerances; float32 and float16 looser ones (use float64 where the device has it).
 
+    Args:
+        fn: The function to check; returns a Tensor or a tuple of Tensors.
+        inputs: A Tensor or a sequence of arguments.
+        eps: Finite-difference step (default by dtype).
+        atol: Absolute tolerance (default by dtype).
+        rtol: Relative tolerance (default by dtype).
+        raise_exception: Whether a mismatch raises instead of returning False.
+        max_elements: Largest allowed number of elements per checked input (larger ones raise
+            ValueError).
+
+    Returns:
+        True if the Jacobians match.
+
     Raises:
         GradcheckError: the Jacobians differ (unless ``raise_exception=False``).
     """
@@ -99,7 +112,16 @@ def gradcheck(fn: Callable, inputs: Sequence[Any] | Any, eps: float | None = Non
 
 
 def gradgradcheck(fn: Callable, inputs: Sequence[Any], **kw: Any) -> bool:
-    """Check second derivatives: gradcheck of the gradient function (create_graph=True)."""
+    """Check second derivatives: gradcheck of the gradient function (create_graph=True).
+
+    Args:
+        fn: The function to check.
+        inputs: The arguments; Tensors with ``requires_grad`` are checked.
+        **kw: Passed to :func:`gradcheck`.
+
+    Returns:
+        True if the second derivatives match.
+    """
     inputs = tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 

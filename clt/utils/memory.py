@@ -7,7 +7,14 @@ from clt.train.callbacks import Callback
 
 
 def memory_report(device: Any = None) -> dict[str, int]:
-    """Bytes in use, reserved by the pool, and the peak, for ``device``."""
+    """Bytes in use, reserved by the pool, and the peak, for ``device``.
+
+    Args:
+        device: A Device, an id, an index, or None for the default device.
+
+    Returns:
+        ``{"allocated": ..., "reserved": ..., "peak": ...}`` in bytes.
+    """
     from clt.backend.device import device as select
 
     d = select(device)

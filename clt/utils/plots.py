@@ -23,7 +23,18 @@ def _host(x: Any) -> np.ndarray:
 
 def plot_confusion_matrix(cm: Any, path: str, class_names: Sequence[str] | None = None,
                           normalize: bool = False, title: str = "confusion matrix") -> str:
-    """Save a confusion matrix (rows: true class, columns: predicted) as a PNG."""
+    """Save a confusion matrix (rows: true class, columns: predicted) as a PNG.
+
+    Args:
+        cm: The matrix, as a Tensor or array-like.
+        path: The PNG file to write.
+        class_names: Axis labels (default: the class indices).
+        normalize: Whether to divide each row by its sum.
+        title: The figure title.
+
+    Returns:
+        ``path``.
+    """
     plt = _plt()
     m = _host(cm).astype(np.float64)
     if normalize:
@@ -51,7 +62,19 @@ def plot_confusion_matrix(cm: Any, path: str, class_names: Sequence[str] | None 
 
 def plot_misclassified(images: Any, preds: Any, targets: Any, path: str, max_images: int = 25,
                        class_names: Sequence[str] | None = None) -> int:
-    """Save a grid of misclassified images with predicted/true labels; returns how many."""
+    """Save a grid of misclassified images with predicted/true labels; returns how many.
+
+    Args:
+        images: The images (N, C, H, W), (N, H, W, C) or (N, H, W).
+        preds: Predicted labels (N,) or scores (N, C).
+        targets: True labels (N,).
+        path: The PNG file to write.
+        max_images: Most images to show.
+        class_names: Label names (default: the indices).
+
+    Returns:
+        The number of misclassified images.
+    """
     plt = _plt()
     x, p, t = _host(images), _host(preds), _host(targets)
     if p.ndim == t.ndim + 1:

@@ -60,6 +60,23 @@ def lr_range_test(model: Any, optimizer: Any, loss_fn: Callable, data: Iterable,
 
     The model's and optimizer's state are restored afterwards. Stops early when the loss
     exceeds ``diverge`` times the best loss.
+
+    Args:
+        model: The model to train.
+        optimizer: Its optimizer; the lr of every group is overwritten during the test.
+        loss_fn: ``loss_fn(output, target)``.
+        data: An iterable of ``(input, target)`` batches (cycled if shorter than ``num_iter``).
+        start_lr: The first learning rate.
+        end_lr: The last learning rate.
+        num_iter: Number of steps.
+        smooth: Weight of the newest loss in the exponential smoothing.
+        diverge: Stop when the smoothed loss exceeds this multiple of the best.
+
+    Returns:
+        The :class:`LRFinderResult`.
+
+    Raises:
+        ValueError: Unless ``0 < start_lr < end_lr``.
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
