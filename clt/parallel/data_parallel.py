@@ -63,7 +63,15 @@ def _unpack(flat: Array, shapes: Sequence[tuple]) -> list[Array]:
 
 
 def transfer_flat(flat: Array, dst: Device) -> Array:
-    """Move a flat array to ``dst``: device-to-device within a context, else via the host."""
+    """Move a flat array to ``dst``: device-to-device within a context, else via the host.
+
+    Args:
+        flat: A 1-D array.
+        dst: The destination device.
+
+    Returns:
+        ``flat`` itself if already on ``dst``, else a copy there.
+    """
     src = flat.device
     if dst is src:
         return flat
@@ -86,7 +94,15 @@ def _grouped(arrays: Sequence[Array]) -> dict[Any, list[int]]:
 
 
 def broadcast_arrays(arrays: Sequence[Array], dst: Device) -> list[Array]:
-    """Copies of ``arrays`` on ``dst``, one packed transfer per dtype."""
+    """Copies of ``arrays`` on ``dst``, one packed transfer per dtype.
+
+    Args:
+        arrays: Arrays on one device.
+        dst: The destination device.
+
+    Returns:
+        One copy per array, in order.
+    """
     out: list[Array | None] = [None] * len(arrays)
     for _, idx in _grouped(arrays).items():
         flat = transfer_flat(_pack([arrays[i] for i in idx], arrays[idx[0]].device), dst)
@@ -159,11 +175,21 @@ class Balancer:
         return sizes
 
     def record(self, device: Device, name: str, event: Any) -> None:
-        """Profiler hook: called by ``Device.launch`` while recording."""
+        """Profiler hook: called by ``Device.launch`` while recording.
+
+        Args:
+            device: The device that launched the kernel.
+            name: The kernel name (unused).
+            event: The launch's OpenCL event.
+        """
         self._events.setdefault(device.id, []).append(event)
 
     def begin_step(self, sizes: list[int]) -> None:
-        """Fold in the previous measured step, then start recording this one if it's due."""
+        """Fold in the previous measured step, then start recording this one if it's due.
+
+        Args:
+            sizes: The chunk size given to each device in this step.
+        """
         if self._recording:
             for d in self.devices:
                 if d.profiler is self:
@@ -194,7 +220,15 @@ class Balancer:
 
 
 def replicate(module: Module, device: Device) -> Module:
-    """A structural copy of ``module`` whose parameters/buffers will be set per forward."""
+    """A structural copy of ``module`` whose parameters/buffers will be set per forward.
+
+    Args:
+        module: The module to copy.
+        device: The device the replica serves.
+
+    Returns:
+        The replica.
+    """
     memo: dict[int, Module] = {}
 
     def clone(m: Module) -> Module:
@@ -303,7 +337,19 @@ class DataParallel(ModuleWrapper):
 
 
 def gather(outputs: Sequence[Any], device: Device, dim: int = 0) -> Any:
-    """Concatenate per-device outputs on ``device`` (tensors, or tuples/dicts of them)."""
+    """Concatenate per-device outputs on ``device`` (tensors, or tuples/dicts of them).
+
+    Args:
+        outputs: One output per device, of the same structure.
+        device: Where to put the result.
+        dim: The dim to concatenate along.
+
+    Returns:
+        The gathered output.
+
+    Raises:
+        TypeError: If an output is not a Tensor, tuple, list or dict.
+    """
     import clt
 
     first = outputs[0]
@@ -319,7 +365,20 @@ def gather(outputs: Sequence[Any], device: Device, dim: int = 0) -> Any:
 
 def scatter(x: Tensor, devices: Sequence[Any], dim: int = 0,
             sizes: Sequence[int] | None = None) -> list[Tensor]:
-    """Split ``x`` along ``dim`` and move the pieces to ``devices``."""
+    """Split ``x`` along ``dim`` and move the pieces to ``devices``.
+
+    Args:
+        x: The tensor to split.
+        devices: The target devices (anything ``clt.device`` accepts).
+        dim: The dim to split along.
+        sizes: Chunk sizes (default: as equal as possible).
+
+    Returns:
+        One chunk per device.
+
+    Raises:
+        ValueError: If ``sizes`` doesn't add up to ``x.shape[dim]``.
+    """
     devs = [select(d) for d in devices]
     n = x.shape[dim]
     if sizes is None:

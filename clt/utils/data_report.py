@@ -76,7 +76,15 @@ def _arrays(data: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def data_report(data: Any, imbalance_ratio: float = 3.0) -> DataReport:
-    """Inspect ``data`` (a dataset, an ``(x, y)`` pair or an array) for common problems."""
+    """Inspect ``data`` (a dataset, an ``(x, y)`` pair or an array) for common problems.
+
+    Args:
+        data: A dataset of ``(x, y)`` samples, an ``(x, y)`` pair, or an array.
+        imbalance_ratio: Warn when the largest class exceeds this multiple of the smallest.
+
+    Returns:
+        The :class:`DataReport`.
+    """
     x, y = _arrays(data)
     flat = x.reshape(len(x), -1).astype(np.float64)
     finite = np.isfinite(flat)
