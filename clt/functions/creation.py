@@ -49,6 +49,15 @@ def tensor(data: Any, *, dtype: Any = None, device: Any = None,
 
     Python ints become int64, floats the default float dtype (float32), bools bool; numpy
     arrays keep their dtype. Float64 on a device without fp64 raises :class:`DTypeError`.
+
+    Args:
+        data: A scalar, nested lists, a numpy array or a tensor.
+        dtype: The dtype (default: inferred from ``data``).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
     """
     if isinstance(data, Tensor):
         dev = _dev(device) if device is not None else data.device
@@ -88,7 +97,16 @@ def _host_nested(data: Any) -> Any:
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """Like :func:`tensor`, but returns ``data`` itself if it already matches."""
+    """Like :func:`tensor`, but returns ``data`` itself if it already matches.
+
+    Args:
+        data: A scalar, nested lists, a numpy array or a tensor.
+        dtype: The dtype (default: inferred from ``data``).
+        device: The device (default: the current default device).
+
+    Returns:
+        ``data`` itself when it is a tensor with that dtype and device, else a new tensor.
+    """
     if isinstance(data, Tensor):
         out = data
         if device is not None:
@@ -100,7 +118,15 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def from_numpy(array: np.ndarray, device: Any = None) -> Tensor:
-    """A device tensor with the values (and dtype) of a numpy array (a copy: memory differs)."""
+    """A device tensor with the values (and dtype) of a numpy array (a copy: memory differs).
+
+    Args:
+        array: The numpy array.
+        device: The device (default: the current default device).
+
+    Returns:
+        The new tensor.
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
     return tensor(array, device=device)
@@ -115,7 +141,17 @@ def _size(size: tuple) -> tuple:
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
           ) -> Tensor:
-    """An uninitialised tensor."""
+    """An uninitialised tensor.
+
+    Args:
+        *size: The shape, as ints or one sequence.
+        dtype: The dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     dt = D.as_dtype(dtype) if dtype is not None else D.get_default_dtype()
     dev = _dev(device)
     D.check_device_dtype(dt, dev)
@@ -124,7 +160,18 @@ def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value`` (dtype inferred from it if not given)."""
+    """A tensor filled with ``fill_value`` (dtype inferred from it if not given).
+
+    Args:
+        size: The shape.
+        fill_value: The value of every element.
+        dtype: The dtype (default: inferred from ``fill_value``).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     if dtype is None:
         dtype = D.result_type(fill_value) if not isinstance(fill_value, Tensor) else \
             fill_value.dtype
@@ -135,7 +182,17 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
           ) -> Tensor:
-    """A tensor of zeros."""
+    """A tensor of zeros.
+
+    Args:
+        *size: The shape, as ints or one sequence.
+        dtype: The dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     t = empty(*size, dtype=dtype, device=device)
     ew.fill_(t._data, 0)
     return _finish(t, requires_grad)
@@ -143,7 +200,17 @@ def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
          ) -> Tensor:
-    """A tensor of ones."""
+    """A tensor of ones.
+
+    Args:
+        *size: The shape, as ints or one sequence.
+        dtype: The dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     t = empty(*size, dtype=dtype, device=device)
     ew.fill_(t._data, 1)
     return _finish(t, requires_grad)
@@ -260,7 +327,18 @@ def _is_dtype_name(s: str) -> bool:
 def to(self: Tensor, *args: Any, non_blocking: bool = False, copy: bool = False,
        **kwargs: Any) -> Tensor:
     """Move to a device and/or convert dtype: ``t.to("cl:1")``, ``t.to(clt.float16)``,
-    ``t.to(device, dtype)``, ``t.to(other)``. Returns ``self`` when nothing changes."""
+    ``t.to(device, dtype)``, ``t.to(other)``. Returns ``self`` when nothing changes.
+
+    Args:
+        self: The tensor.
+        *args: A device, a dtype, a device and a dtype, or a tensor to match.
+        non_blocking: Accepted for PyTorch compatibility.
+        copy: Whether to copy even when nothing changes.
+        **kwargs: ``device=`` and/or ``dtype=``.
+
+    Returns:
+        ``self`` when nothing changes and ``copy`` is False, else a new tensor.
+    """
     dev, dtype = _parse_to(args, kwargs)
     out = self
     if dtype is not None:
@@ -284,7 +362,16 @@ def to(self: Tensor, *args: Any, non_blocking: bool = False, copy: bool = False,
 
 @tensor_method("copy_")
 def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
-    """Copy ``src`` (broadcast, converted to this dtype, from any device) into ``self``."""
+    """Copy ``src`` (broadcast, converted to this dtype, from any device) into ``self``.
+
+    Args:
+        self: The destination tensor.
+        src: The source, broadcast to ``self``'s shape.
+        non_blocking: Accepted for PyTorch compatibility.
+
+    Returns:
+        ``self``.
+    """
     if not isinstance(src, Tensor):
         src = tensor(src, device=self.device)
     if src.device is not self.device:
@@ -300,7 +387,15 @@ def copy_(self: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
 
 @tensor_method("fill_")
 def fill_(self: Tensor, value: Any) -> Tensor:
-    """Set every element to ``value``."""
+    """Set every element to ``value``.
+
+    Args:
+        self: The tensor to fill.
+        value: The fill value.
+
+    Returns:
+        ``self``.
+    """
     if isinstance(value, Tensor):
         value = value.item()
     if STATE.enabled and self.requires_grad:

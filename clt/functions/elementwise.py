@@ -38,7 +38,15 @@ class _SumTo(Function):
 
 
 def sum_to_array(g: Array, shape: tuple) -> Array:
-    """Reduce ``g`` over the dims that were broadcast to produce it from ``shape``."""
+    """Reduce ``g`` over the dims that were broadcast to produce it from ``shape``.
+
+    Args:
+        g: The broadcast array.
+        shape: The shape it was broadcast from.
+
+    Returns:
+        The reduced array, of ``shape``.
+    """
     shape = tuple(shape)
     if g.shape == shape:
         return g
@@ -69,7 +77,15 @@ def sum_to(g: Tensor, shape: tuple) -> Tensor:
 
 
 def reduce_grad(g: Tensor | None, x: Any) -> Tensor | None:
-    """Shape and dtype of a gradient matched to the input ``x`` it belongs to."""
+    """Shape and dtype of a gradient matched to the input ``x`` it belongs to.
+
+    Args:
+        g: The gradient, or None.
+        x: The input it belongs to (non-tensors give None).
+
+    Returns:
+        ``g`` summed to ``x``'s shape and cast to its dtype, or None.
+    """
     if g is None or not isinstance(x, Tensor):
         return None
     g = sum_to(g, tuple(x.shape))
@@ -116,7 +132,15 @@ class _Cast(Function):
 
 
 def to_dtype(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` converted to ``dtype`` (the same tensor if it already has it)."""
+    """``x`` converted to ``dtype`` (the same tensor if it already has it).
+
+    Args:
+        x: The tensor.
+        dtype: The target dtype.
+
+    Returns:
+        ``x`` or the converted tensor (differentiable).
+    """
     dtype = D.as_dtype(dtype)
     if x.dtype is dtype:
         return x
@@ -254,23 +278,65 @@ def _binary(op: str, a: Any, b: Any, out: Tensor | None = None, alpha: Any = 1) 
 
 
 def add(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
-    """``input + alpha * other`` with broadcasting and type promotion."""
+    """``input + alpha * other`` with broadcasting and type promotion.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        alpha: Multiplier of ``other``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("add", input, other, out, alpha)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1, out: Tensor | None = None) -> Tensor:
-    """``input - alpha * other``."""
+    """``input - alpha * other``.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        alpha: Multiplier of ``other``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("sub", input, other, out, alpha)
 
 
 def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    """Elementwise product."""
+    """Elementwise product.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("mul", input, other, out)
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None,
         out: Tensor | None = None) -> Tensor:
-    """True division (ints give floats); ``rounding_mode`` "trunc" or "floor" rounds."""
+    """True division (ints give floats); ``rounding_mode`` "trunc" or "floor" rounds.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        rounding_mode: None (true division), ``"trunc"`` or ``"floor"``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+
+    Raises:
+        ValueError: If ``rounding_mode`` is not one of those.
+    """
     if rounding_mode is None:
         return _binary("div", input, other, out)
     if rounding_mode == "floor":
@@ -296,22 +362,61 @@ def true_divide(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
 
 
 def floor_divide(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    """Division rounded toward negative infinity (Python's ``//``); not differentiable."""
+    """Division rounded toward negative infinity (Python's ``//``); not differentiable.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("floor_divide", input, other, out)
 
 
 def remainder(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    """Python-style modulus (the result has the sign of the divisor)."""
+    """Python-style modulus (the result has the sign of the divisor).
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("remainder", input, other, out)
 
 
 def fmod(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    """C-style modulus (the result has the sign of the dividend)."""
+    """C-style modulus (the result has the sign of the dividend).
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("fmod", input, other, out)
 
 
 def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:
-    """``input ** exponent``; integer tensors to negative integer powers are refused."""
+    """``input ** exponent``; integer tensors to negative integer powers are refused.
+
+    Args:
+        input: The base (a Tensor or a number).
+        exponent: The exponent (a Tensor or a number).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+
+    Raises:
+        RuntimeError: For an integer tensor to a negative integer power.
+    """
     if (isinstance(input, Tensor) and not input.dtype.is_floating_point
             and isinstance(exponent, int) and not isinstance(exponent, bool) and exponent < 0):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
@@ -322,17 +427,44 @@ def pow(input: Any, exponent: Any, *, out: Tensor | None = None) -> Tensor:
 
 
 def maximum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Elementwise maximum (NaN propagates)."""
+    """Elementwise maximum (NaN propagates).
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("maximum", input, other, out)
 
 
 def minimum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Elementwise minimum (NaN propagates)."""
+    """Elementwise minimum (NaN propagates).
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("minimum", input, other, out)
 
 
 def fmax(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Elementwise maximum ignoring NaN; not differentiable."""
+    """Elementwise maximum ignoring NaN; not differentiable.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("fmax", input, other, out)
 
 
@@ -379,7 +511,16 @@ def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def xlogy(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    """``input * log(other)``, 0 where input is 0."""
+    """``input * log(other)``, 0 where input is 0.
+
+    Args:
+        input: The first operand (a Tensor or a number).
+        other: The second operand, broadcast against ``input``.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     return _binary("xlogy", input, other, out)
 
 
@@ -581,7 +722,14 @@ isnan, isinf, isfinite, logical_not, signbit, isposinf, isneginf = (_bool_unary(
 
 
 def bitwise_not(input: Tensor) -> Tensor:
-    """``~x`` for integer tensors; logical not for bool tensors."""
+    """``~x`` for integer tensors; logical not for bool tensors.
+
+    Args:
+        input: An integer or bool tensor.
+
+    Returns:
+        The result, of ``input``'s shape and dtype.
+    """
     if input.dtype.is_floating_point:
         raise DTypeError(f"bitwise_not is not supported for floating point dtype {input.dtype}")
     if input.dtype.is_bool:
@@ -645,7 +793,17 @@ def where(condition: Tensor, input: Any = None, other: Any = None, *,
 
 def clamp(input: Tensor, min: Any = None, max: Any = None, *, out: Tensor | None = None
           ) -> Tensor:
-    """Clamp into ``[min, max]`` (each bound a number, a tensor or None)."""
+    """Clamp into ``[min, max]`` (each bound a number, a tensor or None).
+
+    Args:
+        input: The tensor.
+        min: Lower bound (a number, a tensor, or None).
+        max: Upper bound (a number, a tensor, or None).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The clamped tensor.
+    """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if out is not None or not needs_grad(input, min, max):
@@ -691,7 +849,17 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:
 
 
 def lerp(input: Tensor, end: Tensor, weight: Any, *, out: Tensor | None = None) -> Tensor:
-    """``input + weight * (end - input)``."""
+    """``input + weight * (end - input)``.
+
+    Args:
+        input: The start values.
+        end: The end values.
+        weight: The interpolation weight (a number or a tensor).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The elementwise result.
+    """
     if out is not None or not needs_grad(input, end, weight):
         res = ew.lerp(input._data, end._data, arr(weight), out=None if out is None else out._data)
         return out if out is not None else Tensor(res)
@@ -700,7 +868,18 @@ def lerp(input: Tensor, end: Tensor, weight: Any, *, out: Tensor | None = None) 
 
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None, *, out: Tensor | None = None) -> Tensor:
-    """Replace NaN, +inf and -inf by finite numbers."""
+    """Replace NaN, +inf and -inf by finite numbers.
+
+    Args:
+        input: The tensor.
+        nan: Replacement for NaN.
+        posinf: Replacement for +inf (default: the dtype's largest finite value).
+        neginf: Replacement for -inf (default: the dtype's lowest finite value).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The tensor with finite values.
+    """
     res = ew.nan_to_num(input._data, nan, posinf, neginf, out=None if out is None else out._data)
     return out if out is not None else Tensor(res)
 
@@ -847,7 +1026,15 @@ class _Clone(Function):
 
 
 def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
-    """A copy with its own (contiguous) storage; differentiable."""
+    """A copy with its own (contiguous) storage; differentiable.
+
+    Args:
+        input: The tensor.
+        memory_format: Accepted for PyTorch compatibility.
+
+    Returns:
+        The copy.
+    """
     return _Clone.apply(input)
 
 
@@ -966,14 +1153,34 @@ class _AddCDiv(Function):
 
 @tensor_method("addcmul")
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
-    """``input + value * tensor1 * tensor2`` in one kernel."""
+    """``input + value * tensor1 * tensor2`` in one kernel.
+
+    Args:
+        input: The tensor added to.
+        tensor1: First factor.
+        tensor2: Second factor.
+        value: Scale of the product.
+
+    Returns:
+        The result, broadcast over all operands.
+    """
     same_device("addcmul", input, tensor1, tensor2)
     return _AddCMul.apply(input, tensor1, tensor2, value)
 
 
 @tensor_method("addcdiv")
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:
-    """``input + value * tensor1 / tensor2`` in one kernel."""
+    """``input + value * tensor1 / tensor2`` in one kernel.
+
+    Args:
+        input: The tensor added to.
+        tensor1: The numerator.
+        tensor2: The denominator.
+        value: Scale of the quotient.
+
+    Returns:
+        The result, broadcast over all operands.
+    """
     same_device("addcdiv", input, tensor1, tensor2)
     return _AddCDiv.apply(input, tensor1, tensor2, value)
 
