@@ -37,6 +37,13 @@ def sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum a broadcast gradient back to ``shape`` (differentiable).
 
     Done as an einsum, i.e. a matrix-vector product with ones, so it needs nothing but GEMMs.
+
+    Args:
+        g: The gradient.
+        shape: The shape it was broadcast from.
+
+    Returns:
+        The summed tensor, of ``shape``.
     """
     shape = tuple(shape)
     if tuple(g.shape) == shape:
@@ -111,6 +118,14 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
     a row (first) or column (second) vector whose dim is removed from the result, and N-D
     operands are batches of matrices whose batch dims broadcast.
 
+    Args:
+        input: First operand (at least 1-D).
+        other: Second operand (at least 1-D).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The product.
+
     Raises:
         ShapeError: mismatched inner dims, naming both shapes.
         DTypeError: different dtypes.
@@ -133,7 +148,19 @@ tensor_method("__rmatmul__")(_rmatmul)
 
 @tensor_method("mm")
 def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Product of two matrices: (M, K) @ (K, N) -> (M, N)."""
+    """Product of two matrices: (M, K) @ (K, N) -> (M, N).
+
+    Args:
+        input: Matrix (M, K).
+        mat2: Matrix (K, N).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The product (M, N).
+
+    Raises:
+        ShapeError: If the shapes don't fit.
+    """
     for name, x in (("self", input), ("mat2", mat2)):
         if check_tensor(x, "mm", name).ndim != 2:
             raise ShapeError(f"mm: {name} must be a matrix, got shape {tuple(x.shape)}")
@@ -142,7 +169,19 @@ def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 @tensor_method("bmm")
 def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Batched product of 3-D tensors with equal batch size: (B, M, K) @ (B, K, N)."""
+    """Batched product of 3-D tensors with equal batch size: (B, M, K) @ (B, K, N).
+
+    Args:
+        input: Batch (B, M, K).
+        mat2: Batch (B, K, N).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The products (B, M, N).
+
+    Raises:
+        ShapeError: If the shapes don't fit.
+    """
     for name, x in (("batch1", input), ("batch2", mat2)):
         if check_tensor(x, "bmm", name).ndim != 3:
             raise ShapeError(f"bmm: {name} must be a 3D tensor, got shape {tuple(x.shape)}")
@@ -155,7 +194,19 @@ def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 @tensor_method("mv")
 def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Matrix-vector product: (M, K) @ (K,) -> (M,)."""
+    """Matrix-vector product: (M, K) @ (K,) -> (M,).
+
+    Args:
+        input: Matrix (M, K).
+        vec: Vector (K,).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The product (M,).
+
+    Raises:
+        ShapeError: If the shapes don't fit.
+    """
     if input.ndim != 2 or vec.ndim != 1:
         raise ShapeError(f"mv: expected a matrix and a vector, got shapes {tuple(input.shape)} "
                          f"and {tuple(vec.shape)}")
@@ -164,7 +215,19 @@ def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 @tensor_method("dot")
 def dot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Inner product of two 1-D tensors of equal length (a 0-d tensor)."""
+    """Inner product of two 1-D tensors of equal length (a 0-d tensor).
+
+    Args:
+        input: Vector (N,).
+        other: Vector (N,).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        A 0-d tensor.
+
+    Raises:
+        ShapeError: If the shapes don't fit.
+    """
     if check_tensor(input, "dot").ndim != 1 or check_tensor(other, "dot", "tensor").ndim != 1:
         raise ShapeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     if input.shape != other.shape:
@@ -174,7 +237,15 @@ def dot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 @tensor_method("inner")
 def inner(input: Tensor, other: Tensor) -> Tensor:
-    """Sum of products over the last dims: ``a[..., k] * b[..., k]`` -> shape a[:-1] + b[:-1]."""
+    """Sum of products over the last dims: ``a[..., k] * b[..., k]`` -> shape a[:-1] + b[:-1].
+
+    Args:
+        input: First operand.
+        other: Second operand, with the same last dim.
+
+    Returns:
+        The sums of products.
+    """
     if input.ndim == 0 or other.ndim == 0:
         return mul(input, other)
     ia = "".join(chr(97 + i) for i in range(input.ndim - 1))
@@ -184,7 +255,19 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
 
 @tensor_method("outer", "ger")
 def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
-    """Outer product of two vectors: (M,) x (N,) -> (M, N), a broadcast multiply."""
+    """Outer product of two vectors: (M,) x (N,) -> (M, N), a broadcast multiply.
+
+    Args:
+        input: Vector (M,).
+        vec2: Vector (N,).
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The product (M, N).
+
+    Raises:
+        ShapeError: If the shapes don't fit.
+    """
     if input.ndim != 1 or vec2.ndim != 1:
         raise ShapeError(f"outer: expected 1-D vectors, got shapes {tuple(input.shape)} and "
                          f"{tuple(vec2.shape)}")
@@ -227,6 +310,20 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: An
     """``beta * input + alpha * (mat1 @ mat2)``; ``input`` broadcasts to (M, N).
 
     With ``beta == 0`` the values of ``input`` are ignored (NaN in it does not propagate).
+
+    Args:
+        input: Added term, broadcastable to (M, N).
+        mat1: Matrix (M, K).
+        mat2: Matrix (K, N).
+        beta: Scale of ``input``.
+        alpha: Scale of the product.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The result (M, N).
+
+    Raises:
+        ShapeError: If the shapes don't fit.
     """
     for name, x in (("mat1", mat1), ("mat2", mat2)):
         if check_tensor(x, "addmm", name).ndim != 2:
@@ -241,7 +338,22 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: An
 @tensor_method("baddbmm")
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1,
             out: Tensor | None = None) -> Tensor:
-    """``beta * input + alpha * bmm(batch1, batch2)``; ``input`` broadcasts to (B, M, N)."""
+    """``beta * input + alpha * bmm(batch1, batch2)``; ``input`` broadcasts to (B, M, N).
+
+    Args:
+        input: Added term, broadcastable to (B, M, N).
+        batch1: Batch (B, M, K).
+        batch2: Batch (B, K, N).
+        beta: Scale of ``input``.
+        alpha: Scale of the products.
+        out: Optional tensor to write the result into (not differentiable).
+
+    Returns:
+        The result (B, M, N).
+
+    Raises:
+        ShapeError: If the shapes don't fit.
+    """
     for name, x in (("batch1", batch1), ("batch2", batch2)):
         if check_tensor(x, "baddbmm", name).ndim != 3:
             raise ShapeError(f"baddbmm: {name} must be a 3D tensor, got shape "
@@ -300,6 +412,14 @@ class _Linear(Function):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` (``torch.nn.functional.linear``), bias fused into the GEMM.
+
+    Args:
+        input: Input (*, in_features).
+        weight: Weight (out_features, in_features).
+        bias: Optional bias (out_features,).
+
+    Returns:
+        The output (*, out_features).
 
     Shape:
         input (*, in_features), weight (out_features, in_features), bias (out_features,);
@@ -392,6 +512,13 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     broadcasting, implicit outputs and sums over subscripts missing from the output.
     Examples: ``einsum("ij,jk->ik", a, b)``, ``einsum("bij,bjk->bik", x, y)``,
     ``einsum("ii->i", a)`` (diagonal), ``einsum("ij->", a)`` (sum).
+
+    Args:
+        equation: The subscripts, such as ``"bij,bjk->bik"``.
+        *operands: The tensors (or one sequence of them).
+
+    Returns:
+        The result.
     """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])

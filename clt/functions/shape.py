@@ -95,7 +95,19 @@ def is_basic_key(key: Any) -> bool:
 
 
 def basic_index_array(a: Array, key: Any) -> Array:
-    """The view selected by ints, slices (step > 0), None and Ellipsis."""
+    """The view selected by ints, slices (step > 0), None and Ellipsis.
+
+    Args:
+        a: The array.
+        key: A basic index key.
+
+    Returns:
+        The view.
+
+    Raises:
+        IndexError: If an index is out of range or there are too many indices.
+        ValueError: If a slice step is not positive.
+    """
     key = _slice_key(key)
     n_ell = sum(1 for k in key if k is Ellipsis)
     if n_ell > 1:
@@ -187,7 +199,16 @@ class _ViewScatter(Function):
 
 
 def view_op(x: Tensor, kind: str, p: Any) -> Tensor:
-    """Apply a view and record it for autograd; the result shares ``x``'s storage."""
+    """Apply a view and record it for autograd; the result shares ``x``'s storage.
+
+    Args:
+        x: The tensor.
+        kind: The view kind (such as ``"reshape"``, ``"permute"``, ``"index"``).
+        p: The view's parameter (shape, dims, key...).
+
+    Returns:
+        The view.
+    """
     if needs_grad(x):
         out = _View.apply(x, kind, p)
     else:
@@ -201,13 +222,32 @@ def view_op(x: Tensor, kind: str, p: Any) -> Tensor:
 
 @tensor_method("reshape")
 def reshape(input: Tensor, *shape: Any) -> Tensor:
-    """The same data with a new shape (a view when strides allow, else a copy)."""
+    """The same data with a new shape (a view when strides allow, else a copy).
+
+    Args:
+        input: The tensor.
+        *shape: The new shape, as ints or one sequence; one entry may be -1.
+
+    Returns:
+        The reshaped tensor.
+    """
     return view_op(input, "reshape", _shape_args(shape))
 
 
 @tensor_method("view")
 def view(input: Tensor, *shape: Any) -> Tensor:
-    """A view with a new shape; raises if the strides don't allow one (use reshape)."""
+    """A view with a new shape; raises if the strides don't allow one (use reshape).
+
+    Args:
+        input: The tensor.
+        *shape: The new shape, as ints or one sequence; one entry may be -1.
+
+    Returns:
+        The view.
+
+    Raises:
+        RuntimeError: If the strides don't allow the view.
+    """
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and not hasattr(
             shape[0], "__index__"):
         from clt.functions.elementwise import to_dtype
@@ -249,7 +289,18 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:
 
 @tensor_method("permute")
 def permute(input: Tensor, *dims: Any) -> Tensor:
-    """Reorder dims (a view)."""
+    """Reorder dims (a view).
+
+    Args:
+        input: The tensor.
+        *dims: A permutation of the dims, as ints or one sequence.
+
+    Returns:
+        The view.
+
+    Raises:
+        ShapeError: If ``dims`` is not a permutation.
+    """
     dims = _shape_args(dims)
     if len(dims) != input.ndim:
         raise ShapeError(f"permute(): number of dims don't match in permute: got {len(dims)} "
@@ -260,7 +311,16 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
 
 @tensor_method("transpose", "swapaxes", "swapdims")
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap two dims (a view)."""
+    """Swap two dims (a view).
+
+    Args:
+        input: The tensor.
+        dim0: A dim.
+        dim1: Another dim.
+
+    Returns:
+        The view.
+    """
     n = input.ndim
     if n == 0:
         shapes.normalize_dim(dim0, 0)
@@ -277,7 +337,17 @@ swapaxes = swapdims = transpose
 
 @tensor_method("t")
 def t(input: Tensor) -> Tensor:
-    """Transpose of a tensor with at most 2 dims."""
+    """Transpose of a tensor with at most 2 dims.
+
+    Args:
+        input: A tensor with at most 2 dims.
+
+    Returns:
+        The view (0-D and 1-D tensors unchanged).
+
+    Raises:
+        ShapeError: If ``input`` has more than 2 dims.
+    """
     if input.ndim > 2:
         raise ShapeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
     return transpose(input, 0, 1) if input.ndim == 2 else input
@@ -331,7 +401,18 @@ moveaxis = movedim
 
 @tensor_method("expand")
 def expand_method(input: Tensor, *sizes: Any) -> Tensor:
-    """Broadcast to a larger shape without copying (-1 keeps a dim)."""
+    """Broadcast to a larger shape without copying (-1 keeps a dim).
+
+    Args:
+        input: The tensor.
+        *sizes: The target shape, as ints or one sequence.
+
+    Returns:
+        The expanded view.
+
+    Raises:
+        ShapeError: If ``input`` can't be broadcast to the shape.
+    """
     sizes = _shape_args(sizes)
     if len(sizes) < input.ndim:
         raise ShapeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
@@ -366,7 +447,15 @@ def expand_as(input: Tensor, other: Tensor) -> Tensor:
 
 
 def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
-    """``input`` viewed with ``shape`` by broadcasting."""
+    """``input`` viewed with ``shape`` by broadcasting.
+
+    Args:
+        input: The tensor.
+        shape: The target shape.
+
+    Returns:
+        The expanded view.
+    """
     return expand_method(input, tuple(shape))
 
 
@@ -408,7 +497,15 @@ def broadcast_shapes(*shape_list: Sequence[int]) -> tuple:
 
 @tensor_method("squeeze")
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
-    """Remove size-1 dims (all, or those in ``dim``)."""
+    """Remove size-1 dims (all, or those in ``dim``).
+
+    Args:
+        input: The tensor.
+        dim: A dim or dims to remove if their size is 1; None removes all size-1 dims.
+
+    Returns:
+        The view.
+    """
     if dim is None:
         shape = tuple(s for s in input.shape if s != 1)
     else:
@@ -419,7 +516,15 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
 
 @tensor_method("unsqueeze")
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
-    """Insert a size-1 dim at ``dim``."""
+    """Insert a size-1 dim at ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: Where the new dim goes (negative counts from the end of the result).
+
+    Returns:
+        The view.
+    """
     d = shapes.normalize_dim(dim, input.ndim + 1)
     shape = list(input.shape)
     shape.insert(d, 1)
@@ -428,7 +533,19 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 @tensor_method("flatten")
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dims ``start_dim..end_dim`` into one."""
+    """Merge dims ``start_dim..end_dim`` into one.
+
+    Args:
+        input: The tensor.
+        start_dim: First dim to merge.
+        end_dim: Last dim to merge.
+
+    Returns:
+        The flattened tensor (a view when possible).
+
+    Raises:
+        ShapeError: If ``start_dim`` comes after ``end_dim``.
+    """
     if input.ndim == 0:
         return reshape(input, (1,))
     s = shapes.normalize_dim(start_dim, input.ndim)
@@ -444,7 +561,16 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 @tensor_method("unflatten")
 def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
-    """Split dim ``dim`` into ``sizes`` (one entry may be -1)."""
+    """Split dim ``dim`` into ``sizes`` (one entry may be -1).
+
+    Args:
+        input: The tensor.
+        dim: The dim to split.
+        sizes: The new sizes; their product must equal the size of ``dim``.
+
+    Returns:
+        The reshaped tensor.
+    """
     d = shapes.normalize_dim(dim, input.ndim)
     sizes = shapes.infer_reshape(tuple(sizes), input.shape[d])
     return reshape(input, tuple(input.shape[:d]) + tuple(sizes) + tuple(input.shape[d + 1:]))
@@ -465,7 +591,20 @@ def ravel(input: Tensor) -> Tensor:
 
 @tensor_method("narrow")
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    """The slice ``start:start+length`` of dim ``dim`` (a view)."""
+    """The slice ``start:start+length`` of dim ``dim`` (a view).
+
+    Args:
+        input: The tensor.
+        dim: The dim to slice.
+        start: First index (negative counts from the end).
+        length: Number of elements.
+
+    Returns:
+        The view.
+
+    Raises:
+        IndexError: If the slice exceeds the dim.
+    """
     d = shapes.normalize_dim(dim, input.ndim)
     size = input.shape[d]
     if start < 0:
@@ -495,7 +634,21 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 @tensor_method("as_strided")
 def as_strided(input: Tensor, size: Sequence[int], stride: Sequence[int],
                storage_offset: int | None = None) -> Tensor:
-    """A view with explicit shape, strides and offset (no bounds check beyond the storage)."""
+    """A view with explicit shape, strides and offset (no bounds check beyond the storage).
+
+    Args:
+        input: The tensor.
+        size: The shape of the view.
+        stride: Its strides, in elements.
+        storage_offset: Offset into the storage (default: the tensor's own).
+
+    Returns:
+        The view.
+
+    Raises:
+        ShapeError: If ``size`` and ``stride`` differ in length.
+        RuntimeError: If the view would reach outside the storage.
+    """
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     offset = input.storage_offset() if storage_offset is None else int(storage_offset)
     if len(size) != len(stride):
@@ -509,7 +662,15 @@ def as_strided(input: Tensor, size: Sequence[int], stride: Sequence[int],
 
 @tensor_method("contiguous")
 def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
-    """``input`` if already dense row-major, else a contiguous copy."""
+    """``input`` if already dense row-major, else a contiguous copy.
+
+    Args:
+        input: The tensor.
+        memory_format: Accepted for PyTorch compatibility.
+
+    Returns:
+        A contiguous tensor.
+    """
     if input.is_contiguous():
         return input
     return clone(input)
@@ -517,7 +678,15 @@ def contiguous(input: Tensor, memory_format: Any = None) -> Tensor:
 
 @tensor_method("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
-    """Slices along ``dim`` (views)."""
+    """Slices along ``dim`` (views).
+
+    Args:
+        input: The tensor.
+        dim: The dim to remove.
+
+    Returns:
+        A tuple of views, one per index along ``dim``.
+    """
     d = shapes.normalize_dim(dim, input.ndim)
     return tuple(select(input, d, i) for i in range(input.shape[d]))
 
