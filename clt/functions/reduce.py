@@ -111,14 +111,34 @@ def _reduce_call(fn: type, raw: Any, input: Tensor, dim: Any, keepdim: bool, dty
 
 @tensor_method("sum")
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Sum over ``dim`` (an int, a tuple, or None for all); bool/int sums are int64."""
+    """Sum over ``dim`` (an int, a tuple, or None for all); bool/int sums are int64.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        The reduced tensor.
+    """
     return _reduce_call(_Sum, R.sum, input, dim, keepdim, dtype)
 
 
 @tensor_method("nansum")
 def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
            ) -> Tensor:
-    """Sum treating NaN as zero."""
+    """Sum treating NaN as zero.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        The reduced tensor.
+    """
     if input.dtype.is_floating_point:
         input = where(input != input, 0.0, input)
     return sum(input, dim, keepdim, dtype=dtype)
@@ -126,13 +146,33 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
 
 @tensor_method("mean")
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Mean over ``dim``; floating point inputs only (or pass ``dtype``)."""
+    """Mean over ``dim``; floating point inputs only (or pass ``dtype``).
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        The reduced tensor.
+    """
     return _reduce_call(_Mean, R.mean, input, dim, keepdim, dtype)
 
 
 @tensor_method("prod")
 def prod(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
-    """Product over ``dim``; the gradient is exact with zeros in the input."""
+    """Product over ``dim``; the gradient is exact with zeros in the input.
+
+    Args:
+        input: The tensor.
+        dim: The dim to reduce; None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        The reduced tensor.
+    """
     return _reduce_call(_Prod, R.prod, input, dim, keepdim, dtype)
 
 
@@ -159,7 +199,16 @@ class _AMax(Function):
 
 @tensor_method("amax")
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim`` (several dims allowed); NaN propagates."""
+    """Maximum over ``dim`` (several dims allowed); NaN propagates.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        The reduced tensor.
+    """
     dim = None if dim == () else dim
     if needs_grad(input):
         return _AMax.apply(input, dim, keepdim, "max")
@@ -168,7 +217,16 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
 
 @tensor_method("amin")
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim`` (several dims allowed); NaN propagates."""
+    """Minimum over ``dim`` (several dims allowed); NaN propagates.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        The reduced tensor.
+    """
     dim = None if dim == () else dim
     if needs_grad(input):
         return _AMax.apply(input, dim, keepdim, "min")
@@ -208,13 +266,35 @@ def _minmax(kind: str, input: Tensor, dim: Any, keepdim: bool, other: Any) -> An
 @tensor_method("max")
 def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
     """The maximum; with ``dim``, ``(values, indices)`` (first index of ties); with a tensor
-    as second argument, the elementwise maximum."""
+    as second argument, the elementwise maximum.
+
+    Args:
+        input: The tensor.
+        dim: None for the max of all elements, an int for per-dim values and indices, or a tensor
+            (as ``other``).
+        keepdim: Whether to keep reduced dims with size 1.
+        other: A tensor for the elementwise maximum.
+
+    Returns:
+        A 0-d tensor, ``(values, indices)``, or the elementwise result.
+    """
     return _minmax("max", input, dim if other is None else other, keepdim, None)
 
 
 @tensor_method("min")
 def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, other: Any = None) -> Any:
-    """The minimum; with ``dim``, ``(values, indices)``; with a tensor, elementwise minimum."""
+    """The minimum; with ``dim``, ``(values, indices)``; with a tensor, elementwise minimum.
+
+    Args:
+        input: The tensor.
+        dim: None for the min of all elements, an int for per-dim values and indices, or a tensor
+            (as ``other``).
+        keepdim: Whether to keep reduced dims with size 1.
+        other: A tensor for the elementwise minimum.
+
+    Returns:
+        A 0-d tensor, ``(values, indices)``, or the elementwise result.
+    """
     return _minmax("min", input, dim if other is None else other, keepdim, None)
 
 
@@ -236,13 +316,31 @@ def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> 
 
 @tensor_method("argmax")
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the maximum (over the flattened tensor if ``dim`` is None)."""
+    """Index of the maximum (over the flattened tensor if ``dim`` is None).
+
+    Args:
+        input: The tensor.
+        dim: The dim to reduce; None reduces the flattened tensor.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        An int64 tensor of indices.
+    """
     return Tensor(R.argmax(input._data, dim, keepdim))
 
 
 @tensor_method("argmin")
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the minimum (over the flattened tensor if ``dim`` is None)."""
+    """Index of the minimum (over the flattened tensor if ``dim`` is None).
+
+    Args:
+        input: The tensor.
+        dim: The dim to reduce; None reduces the flattened tensor.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        An int64 tensor of indices.
+    """
     return Tensor(R.argmin(input._data, dim, keepdim))
 
 
@@ -257,7 +355,21 @@ def _correction(correction: Any, unbiased: Any) -> float:
 @tensor_method("var")
 def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
-    """Variance with Bessel's ``correction`` (default 1)."""
+    """Variance with Bessel's ``correction`` (default 1).
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        unbiased: Legacy flag: True means ``correction=1``, False ``correction=0``.
+        keepdim: Whether to keep reduced dims with size 1.
+        correction: Subtracted from the element count in the divisor (default 1).
+
+    Returns:
+        The reduced tensor.
+
+    Raises:
+        ValueError: If both ``unbiased`` and ``correction`` are given.
+    """
     if isinstance(unbiased, bool) is False and unbiased is not None and dim is None:
         dim, unbiased = unbiased, None
     c = _correction(correction, unbiased)
@@ -285,7 +397,21 @@ def builtins_max(a: float, b: float) -> float:
 @tensor_method("std")
 def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
         correction: Any = None) -> Tensor:
-    """Standard deviation with Bessel's ``correction`` (default 1)."""
+    """Standard deviation with Bessel's ``correction`` (default 1).
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        unbiased: Legacy flag: True means ``correction=1``, False ``correction=0``.
+        keepdim: Whether to keep reduced dims with size 1.
+        correction: Subtracted from the element count in the divisor (default 1).
+
+    Returns:
+        The reduced tensor.
+
+    Raises:
+        ValueError: If both ``unbiased`` and ``correction`` are given.
+    """
     if isinstance(unbiased, bool) is False and unbiased is not None and dim is None:
         dim, unbiased = unbiased, None
     c = _correction(correction, unbiased)
@@ -331,7 +457,18 @@ def std_mean(input: Tensor, dim: Any = None, *, correction: Any = None, keepdim:
 @tensor_method("norm")
 def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False,
          dtype: Any = None) -> Tensor:
-    """Vector p-norm (p = 2, 1, inf, -inf, 0, any real) or Frobenius norm over ``dim``."""
+    """Vector p-norm (p = 2, 1, inf, -inf, 0, any real) or Frobenius norm over ``dim``.
+
+    Args:
+        input: The tensor.
+        p: The order (a number, ``inf``, ``-inf``, or ``"fro"``).
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        The norm.
+    """
     if not needs_grad(input):
         return Tensor(R.norm(input._data, p, dim, keepdim, dtype))
     from clt.functions.elementwise import abs as _abs, pow as _pow, sqrt
@@ -371,7 +508,16 @@ class _LogSumExp(Function):
 
 @tensor_method("logsumexp")
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
+    """``log(sum(exp(x)))`` over ``dim``, computed stably.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        The reduced tensor.
+    """
     if needs_grad(input):
         return _LogSumExp.apply(input, dim, keepdim)
     return Tensor(R.logsumexp(input._data, dim, keepdim))
@@ -412,7 +558,16 @@ def _softmax_dim(input: Tensor, dim: Any) -> int:
 
 @tensor_method("softmax")
 def softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim`` (stable: the max is subtracted first)."""
+    """``exp(x) / sum(exp(x))`` along ``dim`` (stable: the max is subtracted first).
+
+    Args:
+        input: The tensor.
+        dim: The dim to normalise over.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     (input,) = _amp("softmax", input)
     d = _softmax_dim(input, dim)
     if needs_grad(input):
@@ -422,7 +577,16 @@ def softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
 
 @tensor_method("log_softmax")
 def log_softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``."""
+    """``x - logsumexp(x)`` along ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: The dim to normalise over.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     (input,) = _amp("log_softmax", input)
     d = _softmax_dim(input, dim)
     if needs_grad(input):
@@ -432,19 +596,45 @@ def log_softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
 
 @tensor_method("any")
 def any(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Whether any element (along ``dim``) is nonzero."""
+    """Whether any element (along ``dim``) is nonzero.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        A bool tensor.
+    """
     return Tensor(R.any(input._data, dim, keepdim))
 
 
 @tensor_method("all")
 def all(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Whether every element (along ``dim``) is nonzero."""
+    """Whether every element (along ``dim``) is nonzero.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        A bool tensor.
+    """
     return Tensor(R.all(input._data, dim, keepdim))
 
 
 @tensor_method("count_nonzero")
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
-    """How many elements (along ``dim``) are nonzero."""
+    """How many elements (along ``dim``) are nonzero.
+
+    Args:
+        input: The tensor.
+        dim: The dim(s) to reduce (an int or a tuple); None reduces every dim.
+
+    Returns:
+        An int64 tensor.
+    """
     return Tensor(R.count_nonzero(input._data, dim))
 
 
@@ -512,7 +702,16 @@ def _after_mask(x: Tensor, dim: int, i: int) -> Tensor:
 
 @tensor_method("cumsum")
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    """Cumulative sum along ``dim``."""
+    """Cumulative sum along ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: The dim to work along.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     d = shapes.normalize_dim(dim, input.ndim)
     if needs_grad(input):
         return _CumSum.apply(input, d, dtype)
@@ -521,7 +720,16 @@ def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 
 @tensor_method("cumprod")
 def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    """Cumulative product along ``dim``."""
+    """Cumulative product along ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: The dim to work along.
+        dtype: If given, ``input`` is cast to this dtype first.
+
+    Returns:
+        A tensor of ``input``'s shape.
+    """
     d = shapes.normalize_dim(dim, input.ndim)
     if needs_grad(input):
         return _CumProd.apply(input, d, dtype)
@@ -531,7 +739,17 @@ def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 @tensor_method("sort")
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
          ) -> ValuesIndices:
-    """Sorted values and their indices along ``dim`` (NaN sorts last ascending)."""
+    """Sorted values and their indices along ``dim`` (NaN sorts last ascending).
+
+    Args:
+        input: The tensor.
+        dim: The dim to work along.
+        descending: Whether to sort largest first.
+        stable: Whether equal elements keep their order.
+
+    Returns:
+        ``(values, indices)``.
+    """
     res = R.sort(input._data, dim, descending, stable)
     if needs_grad(input) and input.ndim:
         return ValuesIndices(_select_values(input, res.indices, dim, True), Tensor(res.indices))
@@ -554,14 +772,35 @@ def msort(input: Tensor) -> Tensor:
 @tensor_method("argsort")
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
             ) -> Tensor:
-    """Indices that sort ``input`` along ``dim``."""
+    """Indices that sort ``input`` along ``dim``.
+
+    Args:
+        input: The tensor.
+        dim: The dim to work along.
+        descending: Whether to sort largest first.
+        stable: Whether equal elements keep their order.
+
+    Returns:
+        An int64 tensor of indices.
+    """
     return Tensor(R.argsort(input._data, dim, descending, stable))
 
 
 @tensor_method("topk")
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
          ) -> ValuesIndices:
-    """The ``k`` largest (or smallest) values along ``dim`` and their indices."""
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices.
+
+    Args:
+        input: The tensor.
+        k: How many values.
+        dim: The dim to work along.
+        largest: Whether to take the largest (True) or smallest values.
+        sorted: Whether the results are in sorted order.
+
+    Returns:
+        ``(values, indices)``.
+    """
     res = R.topk(input._data, k, dim, largest, sorted)
     if needs_grad(input) and input.ndim:
         return ValuesIndices(_select_values(input, res.indices, dim, True), Tensor(res.indices))
@@ -570,7 +809,16 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 @tensor_method("median")
 def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
-    """The lower median (of all elements, or ``(values, indices)`` along ``dim``)."""
+    """The lower median (of all elements, or ``(values, indices)`` along ``dim``).
+
+    Args:
+        input: The tensor.
+        dim: The dim to reduce; None reduces the flattened tensor.
+        keepdim: Whether to keep reduced dims with size 1.
+
+    Returns:
+        A 0-d tensor, or ``(values, indices)`` along ``dim``.
+    """
     if dim is None:
         flat = input.reshape(-1)
         if flat.numel() == 0:
