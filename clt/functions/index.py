@@ -60,7 +60,16 @@ class _IndexSelect(Function):
 @tensor_method("index_select")
 def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
     """Slices of ``input`` along ``dim`` at the int32/int64 ``index`` (0-d or 1-d, no negative
-    values); the gradient is an index_add (deterministic)."""
+    values); the gradient is an index_add (deterministic).
+
+    Args:
+        input: The tensor.
+        dim: The dim to select along.
+        index: A 0-D or 1-D int32/int64 index tensor.
+
+    Returns:
+        A new tensor with ``len(index)`` slices along ``dim``.
+    """
     _check(input, "index_select")
     index = _idx(index)
     if needs_grad(input):
@@ -87,7 +96,18 @@ class _IndexAdd(Function):
 @tensor_method("index_add")
 def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
     """``input`` with ``alpha * source`` slices added at ``index`` along ``dim``; duplicates sum
-    in index order, so results are bit-identical run to run (no atomics)."""
+    in index order, so results are bit-identical run to run (no atomics).
+
+    Args:
+        input: The tensor.
+        dim: The dim to index along.
+        index: An int32/int64 index tensor.
+        source: The slices to add.
+        alpha: Scale of ``source``.
+
+    Returns:
+        A new tensor.
+    """
     _check(input, "index_add")
     index = _idx(index)
     if needs_grad(input, source):
@@ -111,7 +131,17 @@ class _IndexCopy(Function):
 
 @tensor_method("index_copy")
 def index_copy(input: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:
-    """``input`` with slices at ``index`` along ``dim`` replaced by ``source``'s."""
+    """``input`` with slices at ``index`` along ``dim`` replaced by ``source``'s.
+
+    Args:
+        input: The tensor.
+        dim: The dim to index along.
+        index: An int32/int64 index tensor.
+        source: The replacement slices.
+
+    Returns:
+        A new tensor.
+    """
     _check(input, "index_copy")
     index = _idx(index)
     if needs_grad(input, source):
@@ -138,7 +168,17 @@ class _IndexFill(Function):
 @tensor_method("index_fill")
 def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:
     """``input`` with slices at ``index`` along ``dim`` set to ``value`` (a number or 0-d
-    tensor)."""
+    tensor).
+
+    Args:
+        input: The tensor.
+        dim: The dim to index along.
+        index: An int32/int64 index tensor.
+        value: The fill value (a number or 0-d tensor).
+
+    Returns:
+        A new tensor.
+    """
     _check(input, "index_fill")
     index = _idx(index)
     if needs_grad(input, value):
@@ -163,7 +203,17 @@ class _Gather(Function):
 
 @tensor_method("gather")
 def gather(input: Tensor, dim: int, index: Any, *, sparse_grad: bool = False) -> Tensor:
-    """``out[i][j] = input[index[i][j]][j]`` (dim 0); the gradient is a scatter_add."""
+    """``out[i][j] = input[index[i][j]][j]`` (dim 0); the gradient is a scatter_add.
+
+    Args:
+        input: The tensor.
+        dim: The dim to gather along.
+        index: An int64 index tensor with ``input``'s number of dims.
+        sparse_grad: Accepted for PyTorch compatibility.
+
+    Returns:
+        A tensor of ``index``'s shape.
+    """
     _check(input, "gather")
     index = _idx(index)
     if needs_grad(input):
@@ -253,7 +303,17 @@ def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any 
 @tensor_method("scatter_add")
 def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
     """``input`` with ``src`` added at ``index`` along ``dim``; duplicates add up in order, with
-    the same bits every run (no atomics)."""
+    the same bits every run (no atomics).
+
+    Args:
+        input: The tensor.
+        dim: The dim to scatter along.
+        index: An int64 index tensor.
+        src: The values to add.
+
+    Returns:
+        A new tensor.
+    """
     return scatter_reduce(input, dim, index, src, "sum")
 
 
@@ -290,7 +350,19 @@ class _MaskedFill(Function):
 @tensor_method("masked_fill")
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     """``input`` with ``value`` (a number or 0-d tensor) where the bool ``mask`` (broadcast) is
-    true."""
+    true.
+
+    Args:
+        input: The tensor.
+        mask: A bool tensor broadcastable to ``input``.
+        value: The fill value (a number or 0-d tensor).
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        TypeError: If ``mask`` is not a Tensor.
+    """
     _check(input, "masked_fill")
     if not isinstance(mask, Tensor):
         raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not "
@@ -305,6 +377,16 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements where the bool ``mask`` is true (both broadcast), as a 1-d tensor.
 
     Sync point: the count is read back to size the result.
+
+    Args:
+        input: The tensor.
+        mask: A bool tensor broadcastable with ``input``.
+
+    Returns:
+        A 1-D tensor.
+
+    Raises:
+        TypeError: If ``mask`` is not a Tensor.
     """
     _check(input, "masked_select")
     if not isinstance(mask, Tensor):
@@ -330,6 +412,13 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     """Indices of the nonzero elements: an int64 (n, ndim) tensor, or a tuple of 1-d tensors.
 
     Sync point: the count is read back to size the result.
+
+    Args:
+        input: The tensor.
+        as_tuple: Whether to return one 1-D tensor per dim.
+
+    Returns:
+        An int64 (n, ndim) tensor, or a tuple of ndim 1-D tensors.
     """
     _check(input, "nonzero")
     out = I.nonzero(input._data, as_tuple=as_tuple)
@@ -338,7 +427,14 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
 
 @tensor_method("argwhere")
 def argwhere(input: Tensor) -> Tensor:
-    """``nonzero(input)``: an int64 (n, ndim) tensor."""
+    """``nonzero(input)``: an int64 (n, ndim) tensor.
+
+    Args:
+        input: The tensor.
+
+    Returns:
+        An int64 (n, ndim) tensor.
+    """
     return nonzero(input)
 
 
@@ -451,7 +547,15 @@ def index_put(input: Tensor, indices: Sequence[Any], values: Any, accumulate: bo
 
 @tensor_method("take")
 def take(input: Tensor, index: Any) -> Tensor:
-    """``input`` read as 1-d (row-major) at ``index`` (any shape; negative values wrap)."""
+    """``input`` read as 1-d (row-major) at ``index`` (any shape; negative values wrap).
+
+    Args:
+        input: The tensor, read as 1-D.
+        index: Indices of any shape.
+
+    Returns:
+        A tensor of ``index``'s shape.
+    """
     _check(input, "take")
     return advanced_getitem(input.reshape(-1), (_idx(index),))
 
@@ -459,7 +563,19 @@ def take(input: Tensor, index: Any) -> Tensor:
 @tensor_method("take_along_dim")
 def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tensor:
     """Gather along ``dim`` with ``input`` and ``indices`` broadcast except along ``dim``
-    (``dim=None``: both flattened)."""
+    (``dim=None``: both flattened).
+
+    Args:
+        input: The tensor.
+        indices: An index tensor broadcastable with ``input`` except along ``dim``.
+        dim: The dim to gather along; None flattens both.
+
+    Returns:
+        The gathered values.
+
+    Raises:
+        ShapeError: If the shapes don't broadcast.
+    """
     _check(input, "take_along_dim")
     idx = I.as_index(input.device, _idx(indices), "take_along_dim()")
     if dim is None:

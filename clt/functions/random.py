@@ -30,7 +30,14 @@ default_generator = R.default_generator
 
 
 def manual_seed(seed: int) -> Generator:
-    """Seed the default generator (as ``torch.manual_seed``) and return it."""
+    """Seed the default generator (as ``torch.manual_seed``) and return it.
+
+    Args:
+        seed: The seed.
+
+    Returns:
+        The default Generator.
+    """
     return R.manual_seed(seed)
 
 
@@ -50,7 +57,11 @@ def get_rng_state() -> np.ndarray:
 
 
 def set_rng_state(new_state: Any) -> None:
-    """Restore the default generator's state (bytes, a uint8 array or a uint8 tensor)."""
+    """Restore the default generator's state (bytes, a uint8 array or a uint8 tensor).
+
+    Args:
+        new_state: State from :func:`get_rng_state` (bytes, a uint8 array or a uint8 tensor).
+    """
     R.set_rng_state(new_state)
 
 
@@ -115,7 +126,22 @@ def _from_to(args: tuple, kwargs: dict, default_to: Any, op: str) -> tuple[Any, 
 
 def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = None,
          dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples from ``[0, 1)`` (24 random bits for float32, 53 for float64)."""
+    """Uniform samples from ``[0, 1)`` (24 random bits for float32, 53 for float64).
+
+    Args:
+        *size: The shape, as ints or one sequence.
+        generator: A clt Generator (None: the default one).
+        out: Optional tensor to fill instead of allocating.
+        dtype: A floating dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The samples.
+
+    Raises:
+        DTypeError: If ``dtype`` is not floating point.
+    """
     a = _new(size, dtype, device, D.get_default_dtype())
     if not a.dtype.is_floating_point:
         raise DTypeError(f"rand: expected a floating point dtype, got {a.dtype.name}")
@@ -125,7 +151,22 @@ def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = No
 
 def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = None,
           dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples (Box-Muller)."""
+    """Standard normal samples (Box-Muller).
+
+    Args:
+        *size: The shape, as ints or one sequence.
+        generator: A clt Generator (None: the default one).
+        out: Optional tensor to fill instead of allocating.
+        dtype: A floating dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The samples.
+
+    Raises:
+        DTypeError: If ``dtype`` is not floating point.
+    """
     a = _new(size, dtype, device, D.get_default_dtype())
     if not a.dtype.is_floating_point:
         raise DTypeError(f"randn: expected a floating point dtype, got {a.dtype.name}")
@@ -142,7 +183,18 @@ def _like(input: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
 
 def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
               device: Any = None, requires_grad: bool = False) -> Tensor:
-    """``rand`` with ``input``'s shape (and dtype and device unless given)."""
+    """``rand`` with ``input``'s shape (and dtype and device unless given).
+
+    Args:
+        input: The tensor whose shape (and default dtype and device) to use.
+        generator: A clt Generator (None: the default one).
+        dtype: The dtype (default: ``input.dtype``).
+        device: The device (default: ``input.device``).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     dt, dev = _like(input, dtype, device)
     return rand(tuple(input.shape), generator=generator, dtype=dt, device=dev,
                 requires_grad=requires_grad)
@@ -150,7 +202,18 @@ def rand_like(input: Tensor, *, generator: Generator | None = None, dtype: Any =
 
 def randn_like(input: Tensor, *, generator: Generator | None = None, dtype: Any = None,
                device: Any = None, requires_grad: bool = False) -> Tensor:
-    """``randn`` with ``input``'s shape (and dtype and device unless given)."""
+    """``randn`` with ``input``'s shape (and dtype and device unless given).
+
+    Args:
+        input: The tensor whose shape (and default dtype and device) to use.
+        generator: A clt Generator (None: the default one).
+        dtype: The dtype (default: ``input.dtype``).
+        device: The device (default: ``input.device``).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        The new tensor.
+    """
     dt, dev = _like(input, dtype, device)
     return randn(tuple(input.shape), generator=generator, dtype=dt, device=dev,
                  requires_grad=requires_grad)
@@ -200,7 +263,19 @@ def randint_like(input: Tensor, *args: Any, generator: Generator | None = None,
 
 def randperm(n: int, *, generator: Generator | None = None, out: Tensor | None = None,
              dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` is given)."""
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` is given).
+
+    Args:
+        n: The number of elements.
+        generator: A clt Generator (None: the default one).
+        out: Optional tensor to fill instead of allocating.
+        dtype: The dtype (default: int64).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        A 1-D tensor holding a permutation of ``0 .. n-1``.
+    """
     t = _finish(Tensor(R.randperm(_dev(device), n, dtype, generator)), requires_grad)
     return _into_out(out, t, "randperm")
 
@@ -285,7 +360,17 @@ def uniform_(self: Tensor, *args: Any, generator: Generator | None = None, **kwa
 @tensor_method("normal_")
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *,
             generator: Generator | None = None) -> Tensor:
-    """Fill with normal samples."""
+    """Fill with normal samples.
+
+    Args:
+        self: The floating-point tensor to fill in place.
+        mean: The mean.
+        std: The standard deviation.
+        generator: A clt Generator (None: the default one).
+
+    Returns:
+        ``self``.
+    """
     return _fill_inplace(self, "normal_", lambda a: R.normal_(a, mean, std, generator))
 
 
@@ -302,7 +387,16 @@ def random_(self: Tensor, *args: Any, generator: Generator | None = None, **kwar
 
 @tensor_method("bernoulli_")
 def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
-    """Fill with 1 with probability ``p`` (a number or a tensor of probabilities), else 0."""
+    """Fill with 1 with probability ``p`` (a number or a tensor of probabilities), else 0.
+
+    Args:
+        self: The floating-point tensor to fill in place.
+        p: The probability of 1 (a number or a tensor).
+        generator: A clt Generator (None: the default one).
+
+    Returns:
+        ``self``.
+    """
     pp = p._data if isinstance(p, Tensor) else p
     return _fill_inplace(self, "bernoulli_", lambda a: R.bernoulli_(a, pp, generator))
 
@@ -310,27 +404,65 @@ def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Generator | None = None
 @tensor_method("exponential_")
 def exponential_(self: Tensor, lambd: float = 1.0, *,
                  generator: Generator | None = None) -> Tensor:
-    """Fill with exponential samples of rate ``lambd``."""
+    """Fill with exponential samples of rate ``lambd``.
+
+    Args:
+        self: The floating-point tensor to fill in place.
+        lambd: The rate.
+        generator: A clt Generator (None: the default one).
+
+    Returns:
+        ``self``.
+    """
     return _fill_inplace(self, "exponential_", lambda a: R.exponential_(a, lambd, generator))
 
 
 @tensor_method("cauchy_")
 def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
             generator: Generator | None = None) -> Tensor:
-    """Fill with Cauchy samples."""
+    """Fill with Cauchy samples.
+
+    Args:
+        self: The floating-point tensor to fill in place.
+        median: The location.
+        sigma: The scale.
+        generator: A clt Generator (None: the default one).
+
+    Returns:
+        ``self``.
+    """
     return _fill_inplace(self, "cauchy_", lambda a: R.cauchy_(a, median, sigma, generator))
 
 
 @tensor_method("log_normal_")
 def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
                 generator: Generator | None = None) -> Tensor:
-    """Fill with ``exp(N(mean, std))`` samples."""
+    """Fill with ``exp(N(mean, std))`` samples.
+
+    Args:
+        self: The floating-point tensor to fill in place.
+        mean: Mean of the underlying normal.
+        std: Standard deviation of the underlying normal.
+        generator: A clt Generator (None: the default one).
+
+    Returns:
+        ``self``.
+    """
     return _fill_inplace(self, "log_normal_", lambda a: R.log_normal_(a, mean, std, generator))
 
 
 @tensor_method("geometric_")
 def geometric_(self: Tensor, p: float, *, generator: Generator | None = None) -> Tensor:
-    """Fill with the number of Bernoulli(p) trials up to and including the first success."""
+    """Fill with the number of Bernoulli(p) trials up to and including the first success.
+
+    Args:
+        self: The floating-point tensor to fill in place.
+        p: The success probability.
+        generator: A clt Generator (None: the default one).
+
+    Returns:
+        ``self``.
+    """
     return _fill_inplace(self, "geometric_", lambda a: R.geometric_(a, p, generator))
 
 
