@@ -29,14 +29,40 @@ def arange(start: Any = 0, end: Any = None, step: Any = 1, *, out: Tensor | None
            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """``arange(end)``, ``arange(start, end)`` or ``arange(start, end, step)``: values from
     ``start`` up to but excluding ``end``; int64 when all arguments are integers, else the
-    default float dtype; length ``ceil((end - start) / step)``."""
+    default float dtype; length ``ceil((end - start) / step)``.
+
+    Args:
+        start: First value, or the end when it is the only bound.
+        end: The exclusive end.
+        step: The spacing.
+        out: Optional tensor to write the result into.
+        dtype: The dtype (default: int64 for integer bounds, else the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        A 1-D tensor.
+    """
     a = C.arange(_dev(device), _scalar(start), _scalar(end), _scalar(step), dtype)
     return _out(out, _finish(Tensor(a), requires_grad), "arange")
 
 
 def linspace(start: Any, end: Any, steps: int, *, out: Tensor | None = None, dtype: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    Args:
+        start: First value.
+        end: Last value.
+        steps: Number of values.
+        out: Optional tensor to write the result into.
+        dtype: The dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        A 1-D tensor.
+    """
     a = C.linspace(_dev(device), _scalar(start), _scalar(end), steps, dtype)
     return _out(out, _finish(Tensor(a), requires_grad), "linspace")
 
@@ -44,14 +70,40 @@ def linspace(start: Any, end: Any, steps: int, *, out: Tensor | None = None, dty
 def logspace(start: Any, end: Any, steps: int, base: float = 10.0, *,
              out: Tensor | None = None, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    """``base ** linspace(start, end, steps)``."""
+    """``base ** linspace(start, end, steps)``.
+
+    Args:
+        start: Exponent of the first value.
+        end: Exponent of the last value.
+        steps: Number of values.
+        base: The base.
+        out: Optional tensor to write the result into.
+        dtype: The dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        A 1-D tensor.
+    """
     a = C.logspace(_dev(device), _scalar(start), _scalar(end), steps, base, dtype)
     return _out(out, _finish(Tensor(a), requires_grad), "logspace")
 
 
 def eye(n: int, m: int | None = None, *, out: Tensor | None = None, dtype: Any = None,
         device: Any = None, requires_grad: bool = False) -> Tensor:
-    """An ``n x m`` matrix (``m`` defaults to ``n``) with ones on the diagonal."""
+    """An ``n x m`` matrix (``m`` defaults to ``n``) with ones on the diagonal.
+
+    Args:
+        n: Number of rows.
+        m: Number of columns (default: ``n``).
+        out: Optional tensor to write the result into.
+        dtype: The dtype (default: the default float dtype).
+        device: The device (default: the current default device).
+        requires_grad: Whether the tensor records operations for autograd.
+
+    Returns:
+        An (n, m) tensor.
+    """
     a = C.eye(_dev(device), n, m, dtype)
     return _out(out, _finish(Tensor(a), requires_grad), "eye")
 

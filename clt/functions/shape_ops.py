@@ -78,7 +78,15 @@ class _Cat(Function):
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Concatenate along ``dim`` (dtypes promote; 1-d empty tensors are skipped, as PyTorch)."""
+    """Concatenate along ``dim`` (dtypes promote; 1-d empty tensors are skipped, as PyTorch).
+
+    Args:
+        tensors: A sequence of tensors.
+        dim: The dim to concatenate along.
+
+    Returns:
+        A new tensor.
+    """
     tensors = _tensors(tensors, "cat")
     if needs_grad(*tensors):
         return _Cat.apply(dim, *tensors)
@@ -105,7 +113,15 @@ class _Stack(Function):
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join equal-shaped tensors along a new dim ``dim``."""
+    """Join equal-shaped tensors along a new dim ``dim``.
+
+    Args:
+        tensors: A sequence of tensors.
+        dim: Where the new dim goes.
+
+    Returns:
+        A new tensor.
+    """
     tensors = _tensors(tensors, "stack")
     if needs_grad(*tensors):
         return _Stack.apply(dim, *tensors)
@@ -125,18 +141,39 @@ def _at_least(t: Tensor, n: int) -> Tensor:
 
 
 def hstack(tensors: Sequence[Tensor]) -> Tensor:
-    """Concatenate column-wise (1-d tensors end to end)."""
+    """Concatenate column-wise (1-d tensors end to end).
+
+    Args:
+        tensors: A sequence of tensors.
+
+    Returns:
+        A new tensor.
+    """
     ts = [_at_least(t, 1) for t in _tensors(tensors, "hstack")]
     return cat(ts, 0 if ts and ts[0].ndim == 1 else 1)
 
 
 def vstack(tensors: Sequence[Tensor]) -> Tensor:
-    """Concatenate row-wise (1-d tensors become rows)."""
+    """Concatenate row-wise (1-d tensors become rows).
+
+    Args:
+        tensors: A sequence of tensors.
+
+    Returns:
+        A new tensor.
+    """
     return cat([_at_least(t, 2) for t in _tensors(tensors, "vstack")], 0)
 
 
 def dstack(tensors: Sequence[Tensor]) -> Tensor:
-    """Concatenate along a third dim (tensors viewed as at least 3-d)."""
+    """Concatenate along a third dim (tensors viewed as at least 3-d).
+
+    Args:
+        tensors: A sequence of tensors.
+
+    Returns:
+        A new tensor.
+    """
     return cat([_at_least(t, 3) for t in _tensors(tensors, "dstack")], 2)
 
 
@@ -147,7 +184,16 @@ def dstack(tensors: Sequence[Tensor]) -> Tensor:
 def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
           ) -> tuple[Tensor, ...]:
     """Views of consecutive pieces along ``dim``: of ``split_size`` each (the last may be
-    smaller), or of the given section sizes."""
+    smaller), or of the given section sizes.
+
+    Args:
+        tensor: The tensor.
+        split_size_or_sections: A piece size, or a list of piece sizes summing to the dim's size.
+        dim: The dim to split.
+
+    Returns:
+        A tuple of views.
+    """
     parts = S.split(tensor._data, split_size_or_sections, dim)
     d = shapes.normalize_dim(dim, tensor.ndim)
     out, start = [], 0
@@ -159,7 +205,16 @@ def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int 
 
 @tensor_method("chunk")
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """Up to ``chunks`` views of ceil(size / chunks) each along ``dim``."""
+    """Up to ``chunks`` views of ceil(size / chunks) each along ``dim``.
+
+    Args:
+        input: The tensor.
+        chunks: The most pieces.
+        dim: The dim to split.
+
+    Returns:
+        A tuple of views.
+    """
     parts = S.chunk(input._data, chunks, dim)
     d = shapes.normalize_dim(dim, input.ndim)
     out, start = [], 0
@@ -197,7 +252,17 @@ class _OnDiagonal(Function):
 
 @tensor_method("diagonal")
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """View of the diagonals of the (dim1, dim2) planes, as a last dim."""
+    """View of the diagonals of the (dim1, dim2) planes, as a last dim.
+
+    Args:
+        input: The tensor.
+        offset: Which diagonal (positive: above the main one).
+        dim1: First dim of the planes.
+        dim2: Second dim of the planes.
+
+    Returns:
+        The view.
+    """
     if needs_grad(input):
         return _as_view(_Diagonal.apply(input, offset, dim1, dim2), input)
     return _as_view(Tensor(S.diagonal(input._data, offset, dim1, dim2)), input)
@@ -241,7 +306,17 @@ class _Fold(Function):
 @tensor_method("unfold")
 def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """View of every window of ``size`` elements, ``step`` apart, along ``dimension`` (a new
-    last dim holds the window)."""
+    last dim holds the window).
+
+    Args:
+        input: The tensor.
+        dimension: The dim to slide along.
+        size: Window length.
+        step: Distance between window starts.
+
+    Returns:
+        The view.
+    """
     if needs_grad(input):
         return _as_view(_Unfold.apply(input, dimension, size, step), input)
     return _as_view(Tensor(S.unfold(input._data, dimension, size, step)), input)
@@ -263,7 +338,15 @@ class _Flip(Function):
 
 @tensor_method("flip")
 def flip(input: Tensor, *dims: Any) -> Tensor:
-    """A copy with the elements reversed along ``dims``."""
+    """A copy with the elements reversed along ``dims``.
+
+    Args:
+        input: The tensor.
+        *dims: The dims to reverse, as ints or one sequence.
+
+    Returns:
+        A new tensor.
+    """
     dims = _ints(dims)
     if needs_grad(input):
         return _Flip.apply(input, dims)
@@ -272,7 +355,17 @@ def flip(input: Tensor, *dims: Any) -> Tensor:
 
 @tensor_method("fliplr")
 def fliplr(input: Tensor) -> Tensor:
-    """Reverse dim 1 (columns)."""
+    """Reverse dim 1 (columns).
+
+    Args:
+        input: A tensor with at least 2 dims.
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        ShapeError: If ``input`` has fewer than 2 dims.
+    """
     if input.ndim < 2:
         raise ShapeError(f"fliplr: input must be >= 2-d, got shape {tuple(input.shape)}")
     return flip(input, 1)
@@ -280,7 +373,17 @@ def fliplr(input: Tensor) -> Tensor:
 
 @tensor_method("flipud")
 def flipud(input: Tensor) -> Tensor:
-    """Reverse dim 0 (rows)."""
+    """Reverse dim 0 (rows).
+
+    Args:
+        input: A tensor with at least 1 dim.
+
+    Returns:
+        A new tensor.
+
+    Raises:
+        ShapeError: If ``input`` is 0-D.
+    """
     if input.ndim < 1:
         raise ShapeError("flipud: input must be >= 1-d")
     return flip(input, 0)
@@ -302,7 +405,16 @@ class _Roll(Function):
 @tensor_method("roll")
 def roll(input: Tensor, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
          ) -> Tensor:
-    """Shift elements cyclically by ``shifts`` along ``dims`` (None: the flattened tensor)."""
+    """Shift elements cyclically by ``shifts`` along ``dims`` (None: the flattened tensor).
+
+    Args:
+        input: The tensor.
+        shifts: An int or a tuple of ints, one per dim in ``dims``.
+        dims: An int, a tuple of ints, or None.
+
+    Returns:
+        A new tensor.
+    """
     shifts = shifts if isinstance(shifts, int) else tuple(int(s) for s in shifts)
     dims = dims if dims is None or isinstance(dims, int) else tuple(int(d) for d in dims)
     if needs_grad(input):
@@ -344,7 +456,15 @@ class _SumRepeats(Function):
 
 @tensor_method("repeat")
 def repeat(input: Tensor, *sizes: Any) -> Tensor:
-    """``input`` tiled ``sizes[k]`` times along each dim (``sizes`` may add leading dims)."""
+    """``input`` tiled ``sizes[k]`` times along each dim (``sizes`` may add leading dims).
+
+    Args:
+        input: The tensor.
+        *sizes: Repeats per dim, as ints or one sequence (at least ``input.ndim`` of them).
+
+    Returns:
+        A new tensor.
+    """
     sizes = _ints(sizes)
     if needs_grad(input):
         return _Repeat.apply(input, sizes)
@@ -353,7 +473,15 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:
 
 @tensor_method("tile")
 def tile(input: Tensor, *dims: Any) -> Tensor:
-    """Like :func:`repeat`, with ``dims`` padded with leading 1s when shorter than the rank."""
+    """Like :func:`repeat`, with ``dims`` padded with leading 1s when shorter than the rank.
+
+    Args:
+        input: The tensor.
+        *dims: Repeats per dim, as ints or one sequence.
+
+    Returns:
+        A new tensor.
+    """
     dims = _ints(dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
@@ -422,7 +550,17 @@ def _add_border(acc: Array, border: Array, d: int, lo: int, n: int, width: int, 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: Any = None
         ) -> Tensor:
     """``torch.nn.functional.pad``: ``pad`` = (left, right, top, bottom, ...) from the last dim;
-    modes constant (negative amounts crop), reflect, replicate, circular."""
+    modes constant (negative amounts crop), reflect, replicate, circular.
+
+    Args:
+        input: The tensor.
+        pad: Pairs of (before, after) amounts, last dim first.
+        mode: ``"constant"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+        value: Fill value for ``"constant"``.
+
+    Returns:
+        The padded tensor.
+    """
     pad = tuple(int(p) for p in pad)
     value = 0 if value is None else value
     if needs_grad(input):
@@ -446,7 +584,15 @@ class _Tri(Function):
 
 @tensor_method("tril")
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
-    """The lower triangle (col - row <= diagonal) of the last two dims; zeros elsewhere."""
+    """The lower triangle (col - row <= diagonal) of the last two dims; zeros elsewhere.
+
+    Args:
+        input: A tensor with at least 2 dims.
+        diagonal: Which diagonal bounds the triangle (0: the main one).
+
+    Returns:
+        A new tensor.
+    """
     if needs_grad(input):
         return _Tri.apply(input, False, diagonal)
     return Tensor(S.tril(input._data, diagonal))
@@ -454,7 +600,15 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
 
 @tensor_method("triu")
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
-    """The upper triangle (col - row >= diagonal) of the last two dims; zeros elsewhere."""
+    """The upper triangle (col - row >= diagonal) of the last two dims; zeros elsewhere.
+
+    Args:
+        input: A tensor with at least 2 dims.
+        diagonal: Which diagonal bounds the triangle (0: the main one).
+
+    Returns:
+        A new tensor.
+    """
     if needs_grad(input):
         return _Tri.apply(input, True, diagonal)
     return Tensor(S.triu(input._data, diagonal))
@@ -489,7 +643,15 @@ class _Diag(Function):
 
 @tensor_method("diag")
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
-    """1-d input: a matrix with it on the ``diagonal``-th diagonal; 2-d: that diagonal."""
+    """1-d input: a matrix with it on the ``diagonal``-th diagonal; 2-d: that diagonal.
+
+    Args:
+        input: A 1-D or 2-D tensor.
+        diagonal: Which diagonal (positive: above the main one).
+
+    Returns:
+        A 2-D matrix (1-D input) or a 1-D diagonal (2-D input).
+    """
     if needs_grad(input):
         return _Diag.apply(input, diagonal)
     return Tensor(S.diag(input._data, diagonal))
@@ -514,7 +676,17 @@ class _DiagEmbed(Function):
 @tensor_method("diag_embed")
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices (in dims dim1, dim2) with the last dim of ``input`` on their ``offset``-th
-    diagonal."""
+    diagonal.
+
+    Args:
+        input: The tensor.
+        offset: Which diagonal (positive: above the main one).
+        dim1: First dim of the new matrices.
+        dim2: Second dim of the new matrices.
+
+    Returns:
+        A new tensor with one more dim.
+    """
     if needs_grad(input):
         return _DiagEmbed.apply(input, offset, dim1, dim2)
     return Tensor(S.diag_embed(input._data, offset, dim1, dim2))
