@@ -37,6 +37,7 @@ class Capabilities:
     quirks: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
+        """The table as a plain dict (for JSON output)."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
@@ -81,6 +82,7 @@ def _probe_path() -> Path:
 
 
 def probe_key(info: DeviceInfo) -> str:
+    """The cache key of a device's probe results: platform, device name and driver version."""
     return f"{info.platform}|{info.name}|{info.driver_version}"
 
 
@@ -93,6 +95,7 @@ def load_probe(info: DeviceInfo) -> dict[str, Any] | None:
 
 
 def save_probe(info: DeviceInfo, result: dict[str, Any]) -> None:
+    """Store a device's probe results in the user cache (atomic write)."""
     path = _probe_path()
     try:
         data = json.loads(path.read_text())

@@ -58,22 +58,27 @@ class Device:
     # -- identity ---------------------------------------------------------------------------
     @property
     def id(self) -> str:
+        """The device's id, ``"cl:N"``."""
         return self.info.id
 
     @property
     def name(self) -> str:
+        """The device name reported by the driver."""
         return self.info.name
 
     @property
     def type(self) -> str:
+        """``"gpu"``, ``"cpu"``, ``"accelerator"`` or ``"other"``."""
         return self.info.type
 
     @property
     def supports_fp64(self) -> bool:
+        """Whether float64 kernels can run here (from the capability table)."""
         return self.caps.fp64
 
     @property
     def supports_fp16(self) -> bool:
+        """Whether half arithmetic runs natively here (half storage works everywhere)."""
         return self.caps.fp16_compute
 
     def __repr__(self) -> str:
@@ -133,6 +138,7 @@ class Device:
         return self.memory.peak_bytes
 
     def reset_peak_memory_stats(self) -> None:
+        """Restart the peak-memory statistic from the bytes in use now."""
         self.memory.reset_peak()
 
     def memory_stats(self) -> dict[str, int]:

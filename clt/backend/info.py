@@ -47,11 +47,13 @@ class DeviceInfo:
 
     @property
     def global_mem_mib(self) -> int:
+        """Global memory in MiB."""
         return self.global_mem_bytes // (1 << 20)
 
     @classmethod
     def from_cl(cls, dev: cl.Device, index: int, platform_index: int, device_index: int
                 ) -> "DeviceInfo":
+        """Read a device's capabilities from the driver into a record."""
         ext = tuple(sorted(str(_get(dev, "extensions", "")).split()))
         dtype = _get(dev, "type", 0)
         kind = next((name for flag, name in _TYPES if dtype & flag), "other")

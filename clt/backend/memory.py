@@ -189,6 +189,7 @@ class MemoryPool:
 
     @property
     def cached_blocks(self) -> int:
+        """How many freed blocks the pool holds for reuse."""
         return int(self._pool.held_blocks)
 
     def empty_cache(self) -> None:
@@ -196,6 +197,7 @@ class MemoryPool:
         self._pool.free_held()
 
     def reset_peak(self) -> None:
+        """Restart the peak statistic from the bytes in use now."""
         self.peak_bytes = self.allocated_bytes
 
     def stats(self) -> dict[str, int]:

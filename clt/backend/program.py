@@ -132,6 +132,7 @@ def kernel_arg_dtypes(source: str, name: str) -> list[Any]:
 
 
 def numbered(source: str) -> str:
+    """``source`` with line numbers, as shown in build errors."""
     return "\n".join(f"{n:4d}| {line}" for n, line in enumerate(source.splitlines(), 1))
 
 

@@ -242,6 +242,7 @@ def register_tuner(family: str, fn: TunerFn) -> TunerFn:
 
 
 def tuners() -> dict[str, TunerFn]:
+    """The registered tuners by name (each searches one kernel family's parameters)."""
     return dict(_TUNERS)
 
 

@@ -143,6 +143,7 @@ def _run_tune(index: int, budget_s: float, verbose: bool) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``clt-devices``."""
     parser = argparse.ArgumentParser(
         prog="clt-devices",
         description="List every OpenCL platform and device clt can use.",
