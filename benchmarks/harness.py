@@ -37,7 +37,9 @@ def measure(fn: Callable[[], Any], sync: Callable[[], Any] | None = None, *,
             warmup: int = 2, repeat: int = 7, min_time: float = 0.0) -> dict[str, float]:
     """Median/min/max seconds of ``fn()`` (followed by ``sync()``), after ``warmup`` calls.
 
-    With ``min_time``, each sample loops ``fn`` until that long has passed (for tiny ops).
+    With ``min_time``, each sample calls ``fn`` in batches until that long has passed and
+    syncs once per batch, so tiny ops are timed as an eager loop runs them (enqueue after
+    enqueue), not as one host round trip each.
     """
     for _ in range(warmup):
         fn()
@@ -45,15 +47,17 @@ def measure(fn: Callable[[], Any], sync: Callable[[], Any] | None = None, *,
         sync()
     samples = []
     for _ in range(repeat):
-        n, start = 0, time.perf_counter()
+        n, start, batch = 0, time.perf_counter(), 1
         while True:
-            fn()
-            n += 1
+            for _ in range(batch):
+                fn()
+            n += batch
             if sync:
                 sync()
             elapsed = time.perf_counter() - start
             if elapsed >= min_time:
                 break
+            batch = min(batch * 2, 1024)
         samples.append(elapsed / n)
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
 
