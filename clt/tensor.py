@@ -12,7 +12,6 @@ import numpy as np
 
 from clt import dtypes as D
 from clt.backend.device import Device
-from clt.ops import elementwise as ew
 from clt.ops import transfer
 from clt.ops.array import Array
 
@@ -331,29 +330,3 @@ def tensor_method(*names: str) -> Callable[[Callable], Callable]:
             setattr(Tensor, name, fn)
         return fn
     return deco
-
-
-def wrap(data: Array, requires_grad: bool = False) -> Tensor:
-    """Wrap a device array in a new :class:`Tensor`.
-
-    Args:
-        data: The device array.
-        requires_grad: Whether the tensor records operations for autograd.
-
-    Returns:
-        The new tensor.
-    """
-    return Tensor(data, requires_grad)
-
-
-def same_device_copy(t: Tensor, dtype: D.DType) -> Array:
-    """Copy a tensor's array to a new array of ``dtype`` on the same device.
-
-    Args:
-        t: The source tensor.
-        dtype: The dtype of the copy.
-
-    Returns:
-        A new device array (no autograd).
-    """
-    return ew.cast(t._data, dtype)

@@ -59,3 +59,11 @@ def test_values_match_numpy(device, rng):
     assert t.median().item() == pytest.approx(np.sort(a.ravel())[(a.size - 1) // 2])
     assert bool(t.any()) and not bool((t > 100).all())
     assert clt.count_nonzero(t > 0).item() == int((a > 0).sum())
+
+
+def test_var_std_legacy_unbiased_flag(device):
+    a = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], np.float32)
+    t = clt.tensor(a, device=device)
+    assert t.var(False).item() == pytest.approx(np.var(a), rel=1e-5)      # unbiased=False
+    assert t.std(True).item() == pytest.approx(np.std(a, ddof=1), rel=1e-5)
+    np.testing.assert_allclose(t.var(0, unbiased=False).numpy(), np.var(a, 0), rtol=1e-5)

@@ -15,6 +15,7 @@ def warm_elementwise_float32(device) -> None:
     """The float32 elementwise kernels almost every program runs, on tiny arrays."""
     from clt import dtypes as D
     from clt.ops import elementwise as ew
+    from clt.ops.array import Array
     from clt.ops.transfer import from_numpy, to_numpy
 
     x = from_numpy(device, np.linspace(0.5, 2.0, 6, dtype=np.float32).reshape(2, 3))
@@ -31,7 +32,7 @@ def warm_elementwise_float32(device) -> None:
     ew.contiguous(x.view((3, 2), (1, 3)))
     ew.cast(x, D.int64)
     ew.cast(ew.cast(x, D.int64), D.float32)
-    ew.fill_(ew.empty_like_shape(device, (2, 3), D.float32), 0.0)
+    ew.fill_(Array.empty(device, (2, 3), D.float32), 0.0)
     to_numpy(x)
 
 

@@ -1089,20 +1089,6 @@ for _name, _op in (("__iadd__", add), ("__isub__", sub), ("__imul__", mul),
     tensor_method(_name)(_inplace(_op, _name))
 
 
-def to_(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-    """A no-op ``to`` that returns ``self`` unchanged.
-
-    Args:
-        self: The tensor.
-        *args: Ignored.
-        **kwargs: Ignored.
-
-    Returns:
-        ``self``.
-    """
-    return self
-
-
 tensor_method("type_as")(lambda self, other: to_dtype(self, other.dtype))
 tensor_method("float")(lambda self: to_dtype(self, D.float32))
 tensor_method("double")(lambda self: to_dtype(self, D.float64))

@@ -370,8 +370,8 @@ def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
     Raises:
         ValueError: If both ``unbiased`` and ``correction`` are given.
     """
-    if isinstance(unbiased, bool) is False and unbiased is not None and dim is None:
-        dim, unbiased = unbiased, None
+    if isinstance(dim, bool):          # legacy positional form x.var(unbiased)
+        dim, unbiased = None, dim
     c = _correction(correction, unbiased)
     if needs_grad(input):
         mu = mean(input, dim, keepdim=True)
@@ -412,8 +412,8 @@ def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
     Raises:
         ValueError: If both ``unbiased`` and ``correction`` are given.
     """
-    if isinstance(unbiased, bool) is False and unbiased is not None and dim is None:
-        dim, unbiased = unbiased, None
+    if isinstance(dim, bool):          # legacy positional form x.var(unbiased)
+        dim, unbiased = None, dim
     c = _correction(correction, unbiased)
     if needs_grad(input):
         from clt.functions.elementwise import sqrt

@@ -708,10 +708,8 @@ class _SliceAssign(Function):
     @staticmethod
     def forward(ctx, base: Tensor, value: Any, key: tuple) -> Array:
         ctx.key, ctx.value = key, value
-        out = ew.contiguous(base._data)
-        if out is base._data:
-            out = ew.launch_map("copy", "a", Array.empty(base.device, base.shape, base.dtype),
-                                [base._data])
+        out = ew.launch_map("copy", "a", Array.empty(base.device, base.shape, base.dtype),
+                            [base._data])                  # a fresh dense copy to write into
         target = basic_index_array(out, key)
         if isinstance(value, Tensor):
             ew.copy_(target, value._data)

@@ -181,20 +181,6 @@ def launch_map(op: str, expr: str, out: Array, inputs: Sequence[Array],
     return plan.run(out, inputs, scalars)
 
 
-def empty_like_shape(device: Device, shape: Sequence[int], dtype: DType) -> Array:
-    """A new uninitialized contiguous array.
-
-    Args:
-        device: The device.
-        shape: The shape.
-        dtype: The element type.
-
-    Returns:
-        The array.
-    """
-    return Array.empty(device, shape, dtype)
-
-
 def check_out(out: Array, shape: tuple[int, ...], dtype: DType, op: str) -> None:
     """Validate a user-supplied ``out=`` array (shape must match; dtype must hold the result)."""
     if out.shape != shape:
