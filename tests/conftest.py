@@ -62,19 +62,22 @@ def pytest_sessionfinish(session, exitstatus):
     if folder and os.path.isdir(folder):
         name = getattr(session.config, "workerinput", {}).get("workerid", "main")
         with open(os.path.join(folder, f"{name}.txt"), "w") as fh:
-            fh.write(f"{STATS.programs_built} {STATS.disk_hits} {STATS.build_seconds}")
+            fh.write(f"{STATS.programs_built} {STATS.disk_hits} {STATS.build_seconds} "
+                     f"{STATS.source_hits}")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Report how many OpenCL programs this run built (cold-cache cost) and how many came from
     the disk cache, summed over xdist workers."""
     folder = os.environ.get("CLT_TEST_STATS_DIR")
-    built = hits = 0
+    built = hits = sources = 0
     seconds = 0.0
     if folder and os.path.isdir(folder):
         for f in os.listdir(folder):
-            b, h, t = open(os.path.join(folder, f)).read().split()
+            b, h, t, s = open(os.path.join(folder, f)).read().split()
             built, hits, seconds = built + int(b), hits + int(h), seconds + float(t)
+            sources += int(s)
     terminalreporter.write_line(
-        f"clt kernels: {built} programs built, {hits} loaded from the disk cache, "
+        f"clt kernels: {built} programs built ({sources} from cached sources), {hits} loaded "
+        f"from cached binaries, "
         f"{seconds:.1f} s spent building (all workers)")

@@ -136,7 +136,9 @@ def test_probe_measures_and_caches(capsys, device):
           f"fp64 {probe['fp64_ok']}")
 
 
-def test_warmup_reports_time(capsys, device):
+def test_warmup_reports_time(capsys, device, monkeypatch):
+    # binaries would double the cost of every build here (tests/test_kernel_engine.py covers it)
+    monkeypatch.setattr(device.kernels, "binaries", False)
     status, out, _ = run_cli(capsys, "--warmup", "--device", device.id, "--json")
     assert status == 0, out
     doc = json.loads(out)

@@ -179,22 +179,74 @@ def test_prebuild_in_threads(fresh, kernel_dir):
     assert fresh.kernels.builds == 3
 
 
+def _opened(device, binaries=None):
+    dev = B.Device(device.cl_device, device.info)
+    dev.kernels.binaries = binaries
+    return dev
+
+
 def test_disk_cache_serves_a_second_device_object(device, cache_dir):
-    first = B.Device(device.cl_device, device.info)
+    first = _opened(device, binaries=True)
     first.kernels.get(*CHECK, name="clt_probe_check")
     assert first.kernels.builds == 1 and first.kernels.disk_hits == 0
     assert len(list((cache_dir / "programs").glob("*.bin"))) == 1
-    second = B.Device(device.cl_device, device.info)
+    second = _opened(device, binaries=True)
     second.kernels.get(*CHECK, name="clt_probe_check")
     assert second.kernels.builds == 0 and second.kernels.disk_hits == 1
 
 
+def test_source_cache_skips_rendering(device, cache_dir, monkeypatch):
+    first = _opened(device, binaries=False)
+    first.kernels.get(*CHECK, name="clt_probe_check")
+    assert not list((cache_dir / "programs").glob("*.bin"))
+    assert len(list((cache_dir / "programs").glob("*.cl"))) == 1
+
+    def no_render(*args):
+        raise AssertionError("a cached source must not be rendered again")
+    monkeypatch.setattr(program, "render", no_render)
+    hits = B.STATS.source_hits
+    second = _opened(device, binaries=False)
+    from clt.backend.probe import check_device
+    check_device(second)     # builds from the cached source and runs it
+    assert second.kernels.builds == 1 and B.STATS.source_hits == hits + 1
+
+
+def test_changing_a_template_changes_the_cache_key(device, cache_dir, kernel_dir):
+    spec = ("broken.cl.mako", "good")
+    first = _opened(device, binaries=True)
+    first.kernels.get(*spec, name="clt_t_key", value=1)
+    (kernel_dir / "broken.cl.mako").write_text(BROKEN.replace("= ${value};", "= ${value} + 1;"))
+    os.utime(kernel_dir / "broken.cl.mako", ns=(1, 1))   # a distinct stamp however fast we are
+    B.render.cache_clear()
+    program._lookup.cache_clear()
+    second = _opened(device, binaries=True)
+    second.kernels.get(*spec, name="clt_t_key", value=1)
+    assert second.kernels.builds == 1 and second.kernels.disk_hits == 0
+    assert len(list((cache_dir / "programs").glob("*.bin"))) == 2
+
+
+def test_binary_cache_follows_the_capability_table_and_environment(device, cache_dir,
+                                                                   monkeypatch):
+    dev = _opened(device)
+    assert dev.kernels.binary_cache == dev.caps.binary_cache
+    monkeypatch.setenv("CLT_BINARY_CACHE", "0")
+    assert B.Device(device.cl_device, device.info).kernels.binary_cache is False
+    monkeypatch.setenv("CLT_BINARY_CACHE", "1")
+    assert B.Device(device.cl_device, device.info).kernels.binary_cache is True
+
+
+def test_pocl_caches_sources_but_not_binaries(device):
+    from clt.backend.capabilities import capabilities_for
+    pocl = "portable computing language" in device.info.platform.lower()
+    assert capabilities_for(device.info).binary_cache is not pocl
+
+
 def test_corrupt_disk_entry_is_rebuilt(device, cache_dir):
-    first = B.Device(device.cl_device, device.info)
+    first = _opened(device, binaries=True)
     first.kernels.get(*CHECK, name="clt_probe_check")
     (entry,) = (cache_dir / "programs").glob("*.bin")
     entry.write_bytes(b"not a program binary")
-    second = B.Device(device.cl_device, device.info)
+    second = _opened(device, binaries=True)
     from clt.backend.probe import check_device
     check_device(second)
     assert second.kernels.builds == 1 and second.kernels.disk_hits == 0
@@ -215,12 +267,13 @@ dev = B.device({index})
 check_device(dev)
 s = B.STATS
 print(json.dumps({{"built": s.programs_built, "disk_hits": s.disk_hits,
-                  "seconds": s.build_seconds}}))
+                  "source_hits": s.source_hits, "seconds": s.build_seconds}}))
 """
 
 
-def test_second_process_loads_binaries_from_disk(device, tmp_path):
-    env = dict(os.environ, CLT_CACHE_DIR=str(tmp_path / "clt"),
+@pytest.mark.parametrize("binaries", ["1", "0"])
+def test_second_process_uses_the_disk_cache(device, tmp_path, binaries):
+    env = dict(os.environ, CLT_CACHE_DIR=str(tmp_path / "clt"), CLT_BINARY_CACHE=binaries,
                PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     code = textwrap.dedent(SECOND_PROCESS.format(index=device.info.index))
     runs = []
@@ -229,8 +282,11 @@ def test_second_process_loads_binaries_from_disk(device, tmp_path):
                               text=True, timeout=120, cwd=str(tmp_path))
         assert proc.returncode == 0, proc.stderr
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    assert runs[0]["built"] == 1 and runs[0]["disk_hits"] == 0
-    assert runs[1]["built"] == 0 and runs[1]["disk_hits"] == 1
+    assert runs[0]["built"] == 1 and runs[0]["disk_hits"] == 0 and runs[0]["source_hits"] == 0
+    if binaries == "1":
+        assert runs[1]["built"] == 0 and runs[1]["disk_hits"] == 1
+    else:      # compiled again (the driver's own cache may make that quick), never re-rendered
+        assert runs[1]["built"] == 1 and runs[1]["source_hits"] == 1
 
 
 def test_scalar_argument_dtypes_come_from_the_signature():
@@ -276,6 +332,20 @@ def test_clt_debug_logs_builds_in_a_fresh_process(device, tmp_path):
                           timeout=120, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert f"clt.kernels DEBUG built clt_probe_check on {device.id}" in proc.stderr
+
+
+def test_warmup_keeps_binaries(device, cache_dir):
+    dev = _opened(device)
+    seen = []
+    B.register_warmup("test-binaries", lambda d: (seen.append(d.kernels.binary_cache),
+                                                  d.kernels.get(*CHECK, name="clt_probe_check")))
+    try:
+        (rec,) = B.warmup(dev, ["test-binaries"])
+    finally:
+        from clt.backend import aot as warmup_mod
+        warmup_mod._REGISTRY.pop("test-binaries")
+    assert rec["error"] is None and seen == [True] and dev.kernels.binaries is None
+    assert len(list((cache_dir / "programs").glob("*.bin"))) == 1
 
 
 def test_warmup_registry(device):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import re
@@ -112,23 +113,34 @@ render.cache_info = _render.cache_info     # type: ignore[attr-defined]
 
 def kernel_arg_dtypes(source: str, name: str) -> list[Any]:
     """numpy dtypes of a kernel's scalar arguments (None for buffers), read from its signature."""
+    return [_arg_dtype(t, name) for t in kernel_arg_types(source, name)]
+
+
+def kernel_arg_types(source: str, name: str) -> list[str | None]:
+    """OpenCL C type names of a kernel's scalar arguments (None for buffers)."""
     for match in _SIG.finditer(source):
         if match.group(1) != name:
             continue
-        dtypes: list[Any] = []
+        types: list[str | None] = []
         for arg in (a.strip() for a in match.group(2).split(",") if a.strip()):
             if "*" in arg:
-                dtypes.append(None)
+                types.append(None)
                 continue
             ctype = [t for t in arg.split()[:-1] if t not in ("const", "__private", "private")][-1]
-            if ctype in _SCALAR_TYPES:
-                dtypes.append(_SCALAR_TYPES[ctype])
-            elif hasattr(cltypes, ctype):     # vector types such as long8
-                dtypes.append(getattr(cltypes, ctype))
-            else:
-                raise KernelBuildError(f"kernel {name}: unsupported argument type in {arg!r}")
-        return dtypes
+            _arg_dtype(ctype, name)
+            types.append(ctype)
+        return types
     raise KernelBuildError(f"kernel {name} not found in its rendered source")
+
+
+def _arg_dtype(ctype: str | None, name: str) -> Any:
+    if ctype is None:
+        return None
+    if ctype in _SCALAR_TYPES:
+        return _SCALAR_TYPES[ctype]
+    if hasattr(cltypes, ctype):     # vector types such as long8
+        return getattr(cltypes, ctype)
+    raise KernelBuildError(f"kernel {name}: unsupported argument type {ctype!r}")
 
 
 def numbered(source: str) -> str:
@@ -137,15 +149,22 @@ def numbered(source: str) -> str:
 
 
 class BuildStats:
-    """Counters a test or benchmark can read: builds, disk hits, seconds spent building."""
+    """Counters a test or benchmark can read: builds, disk hits, seconds spent building.
+
+    ``programs_built`` counts compilations from source, ``source_hits`` those of them whose
+    rendered source came from the disk cache (no template rendered), ``disk_hits`` programs
+    loaded from cached binaries (no compilation).
+    """
 
     def __init__(self) -> None:
         self.programs_built = 0
+        self.source_hits = 0
         self.disk_hits = 0
         self.build_seconds = 0.0
 
     def __repr__(self) -> str:
-        return (f"BuildStats(programs_built={self.programs_built}, disk_hits={self.disk_hits}, "
+        return (f"BuildStats(programs_built={self.programs_built}, "
+                f"source_hits={self.source_hits}, disk_hits={self.disk_hits}, "
                 f"build_seconds={self.build_seconds:.2f})")
 
 
@@ -154,6 +173,11 @@ STATS = BuildStats()   # process-wide, for reporting how many programs a run bui
 
 class KernelCache:
     """Built kernels for one device context, memoized in memory and on disk.
+
+    The disk cache (``<cache dir>/programs``) is keyed by the device, the build options, a digest
+    of every template file, the def and its parameters, so a warm process renders no template:
+    it holds each kernel's rendered source (``.cl``) and, where the device's capability table
+    allows, its program binary (``.bin``, loaded without compiling).
 
     Owned by a :class:`~clt.backend.device.Device`: a built ``cl.Program`` keeps its context alive,
     so a global dict keyed on contexts would never free them.
@@ -174,6 +198,16 @@ class KernelCache:
         self._identity = "|".join((info.platform, info.platform_version, info.name,
                                    info.driver_version))
         self._disk = os.environ.get("CLT_DISK_CACHE", "1") != "0"
+        #: keep program binaries on disk too (None: as the device's capability table says)
+        env = os.environ.get("CLT_BINARY_CACHE")
+        self.binaries: bool | None = None if env in (None, "") else env != "0"
+
+    @property
+    def binary_cache(self) -> bool:
+        """Whether built programs' binaries go to the disk cache (rendered sources always do)."""
+        if self.binaries is not None:
+            return self.binaries
+        return getattr(getattr(self._device, "caps", None), "binary_cache", True)
 
     def __len__(self) -> int:
         return len(self._kernels)
@@ -242,17 +276,34 @@ class KernelCache:
 
     def _build(self, template: str, kernel_def: str, params: Params,
                extra: tuple[str, ...]) -> cl.Kernel:
-        source = render(template, kernel_def, params)
         name = dict(params)["name"]
         options = list(self.options + extra)
         start = time.perf_counter()
-        program = self._program(source, options, template, kernel_def, params)
+        entry = self._entry(template, kernel_def, params, options) if self._disk else None
+        binaries = entry is not None and self.binary_cache
+        loaded = self._load_binary(entry, options) if binaries else None
+        if loaded is not None:
+            program, arg_types = loaded
+            source = None
+        else:
+            cached = _read_text(entry.with_suffix(".cl")) if entry is not None else None
+            source = cached if cached is not None else render(template, kernel_def, params)
+            if entry is not None and cached is None:
+                _write_atomic(entry.with_suffix(".cl"), source.encode())
+            elif cached is not None:
+                with self._lock:
+                    STATS.source_hits += 1
+            arg_types = kernel_arg_types(source, name)
+            program = self._compile(source, options, template, kernel_def, params)
+            if binaries:
+                self._save_binary(entry, program, name, arg_types)
         kernel = cl.Kernel(program, name)   # once: `program.name` makes a new Kernel per access
-        kernel.set_scalar_arg_dtypes(kernel_arg_dtypes(source, name))
+        kernel.set_scalar_arg_dtypes([_arg_dtype(t, name) for t in arg_types])
         elapsed = time.perf_counter() - start
         with self._lock:
             STATS.build_seconds += elapsed
         if os.environ.get("CLT_KEEP_SOURCE") == "1":
+            source = source or render(template, kernel_def, params)
             fd, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".cl")
             with os.fdopen(fd, "w") as fh:
                 fh.write(source)
@@ -260,24 +311,48 @@ class KernelCache:
         log.debug("built %s on %s in %.0f ms", name, self._device, elapsed * 1e3)
         return kernel
 
-    def _disk_path(self, source: str, options: list[str]) -> Path:
-        digest = hashlib.sha256("\0".join([self._identity, " ".join(options), source]).encode())
-        return cache_dir() / "programs" / f"{digest.hexdigest()[:40]}.bin"
+    def _entry(self, template: str, kernel_def: str, params: Params,
+               options: list[str]) -> Path:
+        """The disk cache path (less its suffix) of one kernel on this device.
 
-    def _program(self, source: str, options: list[str], template: str, kernel_def: str,
+        Keyed by what determines the source (the templates' contents, the def, the parameters)
+        rather than by the source itself, so a warm process never renders a template.
+        """
+        digest = hashlib.sha256("\0".join([
+            self._identity, " ".join(options), templates_fingerprint(), template, kernel_def,
+            repr(params)]).encode())
+        return cache_dir() / "programs" / digest.hexdigest()[:40]
+
+    def _load_binary(self, entry: Path, options: list[str]) -> tuple[cl.Program, list[str | None]] | None:
+        path = entry.with_suffix(".bin")
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            return None
+        try:
+            arg_types, binary = _unpack(blob)
+            ctx, dev = self._device.context, self._device.cl_device
+            program = cl.Program(ctx, [dev], [binary]).build(options=options)
+        except (cl.Error, ValueError):
+            path.unlink(missing_ok=True)   # stale or corrupt binary: rebuild from source
+            return None
+        with self._lock:
+            self.disk_hits += 1
+            STATS.disk_hits += 1
+        log.debug("loaded %s from the disk cache", path.name)
+        return program, arg_types
+
+    def _save_binary(self, entry: Path, program: cl.Program, name: str,
+                     arg_types: list[str | None]) -> None:
+        try:
+            binary = program.get_info(cl.program_info.BINARIES)[0]
+            _write_atomic(entry.with_suffix(".bin"), _pack(arg_types, binary))
+        except (cl.Error, OSError) as exc:
+            log.debug("could not cache the binary of %s: %s", name, exc)
+
+    def _compile(self, source: str, options: list[str], template: str, kernel_def: str,
                  params: Params) -> cl.Program:
         ctx, dev = self._device.context, self._device.cl_device
-        path = self._disk_path(source, options) if self._disk else None
-        if path is not None and path.is_file():
-            try:
-                program = cl.Program(ctx, [dev], [path.read_bytes()]).build(options=options)
-                with self._lock:
-                    self.disk_hits += 1
-                    STATS.disk_hits += 1
-                log.debug("loaded %s:%s from the disk cache %s", template, kernel_def, path.name)
-                return program
-            except (cl.Error, OSError):
-                path.unlink(missing_ok=True)   # stale or corrupt binary: rebuild below
         try:
             with warnings.catch_warnings():
                 # a successful build's compiler remarks (NVIDIA prints some) go to the
@@ -300,13 +375,70 @@ class KernelCache:
         with self._lock:
             self.builds += 1
             STATS.programs_built += 1
-        if path is not None:
-            try:
-                binary = program.get_info(cl.program_info.BINARIES)[0]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-                tmp.write_bytes(binary)
-                os.replace(tmp, path)   # atomic: concurrent processes never read half a file
-            except (cl.Error, OSError) as exc:
-                log.debug("could not cache binary for %s: %s", template, exc)
         return program
+
+
+_MAGIC = b"CLTBIN1\n"
+
+
+def _pack(arg_types: list[str | None], binary: bytes) -> bytes:
+    header = json.dumps(arg_types).encode()
+    return _MAGIC + len(header).to_bytes(4, "little") + header + binary
+
+
+def _unpack(blob: bytes) -> tuple[list[str | None], bytes]:
+    """Split a disk cache entry; ValueError when it is not one (a corrupt or foreign file)."""
+    if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + 4:
+        raise ValueError("not a clt program binary")
+    at = len(_MAGIC)
+    size = int.from_bytes(blob[at:at + 4], "little")
+    try:
+        arg_types = json.loads(blob[at + 4:at + 4 + size])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("corrupt clt program binary header") from exc
+    binary = blob[at + 4 + size:]
+    if not isinstance(arg_types, list) or not binary:
+        raise ValueError("corrupt clt program binary")
+    return arg_types, binary
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f"{path.suffix}.tmp{os.getpid()}.{threading.get_ident()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)   # atomic: concurrent processes never read half a file
+    except OSError as exc:
+        log.debug("could not write %s: %s", path, exc)
+
+
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
+def templates_fingerprint() -> str:
+    """A digest of every template file's contents (a change to any one, includes too, changes it).
+
+    Re-read only when a file's size or modification time changes, so the check costs a few
+    ``stat`` calls.
+    """
+    folder = find_kernel_dir()
+    try:
+        stamp = tuple(sorted((p.name, st.st_size, st.st_mtime_ns)
+                             for p in folder.glob("*.mako") for st in (p.stat(),)))
+    except OSError:
+        stamp = ()
+    key = (str(folder), stamp)
+    digest = _FINGERPRINTS.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        for name, _, _ in stamp:
+            h.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
+        digest = _FINGERPRINTS[key] = h.hexdigest()
+    return digest
