@@ -106,7 +106,8 @@ def print_report(doc: dict[str, Any], file: TextIO | None = None) -> None:
                 ph = r["phases"]
                 print(f"  {'':<22}import {ph['import_s']:.2f} s, device {ph['device_s']:.2f} s, "
                       f"first step {ph['first_step_s']:.2f} s ({ph['programs_built']:.0f} "
-                      f"programs built, {ph['disk_hits']:.0f} from disk), second step "
+                      f"programs built, {ph.get('source_hits', 0):.0f} of them from cached "
+                      f"sources, {ph['disk_hits']:.0f} loaded as binaries), second step "
                       f"{ph['second_step_s'] * 1e3:.1f} ms", file=file)
             for note in r.get("notes", []):
                 print(f"  {'':<22}note: {note}", file=file)
@@ -181,7 +182,8 @@ def markdown(doc: dict[str, Any]) -> str:
             ph = r["phases"]
             notes.append(f"- {r['workload']}: import {ph['import_s']:.2f} s, first step "
                          f"{ph['first_step_s']:.2f} s ({ph['programs_built']:.0f} programs "
-                         f"built, {ph['disk_hits']:.0f} loaded from disk)")
+                         f"built, {ph.get('source_hits', 0):.0f} of them from cached sources, "
+                         f"{ph['disk_hits']:.0f} loaded as binaries)")
     if notes:
         lines += ["", "Where the time goes (clt.profiler):", ""] + notes
     absent = doc.get("peers", {}).get("absent", {})

@@ -57,7 +57,8 @@ def run_clt(selector: str | None) -> dict:
     return {"import_s": t_import - START, "device_s": t_device - t_import,
             "model_s": t_model - t_device, "first_step_s": t_first - t_model,
             "second_step_s": t_second - t_first, "to_first_step_s": t_first - START,
-            "programs_built": STATS.programs_built, "disk_hits": STATS.disk_hits,
+            "programs_built": STATS.programs_built, "source_hits": STATS.source_hits,
+            "disk_hits": STATS.disk_hits,
             "build_seconds": STATS.build_seconds, "device": dev.info.name}
 
 

@@ -46,6 +46,8 @@ def build_dispatch(ctx: Context) -> Case:
 def _child(impl: str, ctx: Context, cache: Path | None, timeout: float = 600.0
            ) -> dict[str, Any]:
     env = dict(os.environ)
+    # an installed package has its bytecode compiled (pip does it), so the child may write it
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if cache is not None:
         env.update(CLT_CACHE_DIR=str(cache / "clt"), POCL_CACHE_DIR=str(cache / "pocl"),
                    XDG_CACHE_HOME=str(cache / "xdg"))
@@ -85,7 +87,7 @@ def _startup_case(ctx: Context, cold: bool) -> Case:
             results.append(_child("clt", ctx, cache))
     case.direct["clt"] = [r["to_first_step_s"] for r in results]
     keys = ("import_s", "device_s", "model_s", "first_step_s", "second_step_s",
-            "programs_built", "disk_hits", "build_seconds")
+            "programs_built", "source_hits", "disk_hits", "build_seconds")
     case.extra["clt"] = {"phases": {k: float(np.median([r.get(k, 0.0) for r in results]))
                                     for k in keys},
                          "cache": "empty (fresh temporary folders)" if cold else
