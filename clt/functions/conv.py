@@ -18,6 +18,7 @@ from typing import Any
 from clt import dtypes as D
 from clt.autograd.function import Function
 from clt.autograd.grad_mode import STATE
+from clt.backend.fusion import fusion_enabled
 from clt.functions.elementwise import to_dtype
 from clt.ops import conv as K
 from clt.ops import elementwise as ew
@@ -60,8 +61,12 @@ class Conv2dFn(Function):
         ctx.spec, ctx.in_hw, ctx.k_hw = spec, tuple(x.shape[2:]), tuple(w.shape[2:])
         ctx.save_for_backward(x, w)
         s = spec
-        return K.conv2d(x._data, w._data, b._data if b is not None else None, s.stride,
-                        s.padding, s.dilation, s.groups, out_hw)
+        if b is None or fusion_enabled("bias"):   # the bias added in the kernel's epilogue
+            return K.conv2d(x._data, w._data, b._data if b is not None else None, s.stride,
+                            s.padding, s.dilation, s.groups, out_hw)
+        y = K.conv2d(x._data, w._data, None, s.stride, s.padding, s.dilation, s.groups, out_hw)
+        ba = b._data
+        return ew.binary("add", y, ba.view((1, ba.shape[0], 1, 1), (0, ba.strides[0], 0, 0)))
 
     @staticmethod
     def backward(ctx, gy: Tensor) -> tuple:

@@ -13,6 +13,7 @@ from typing import Any
 from clt import dtypes as D
 from clt.autograd.function import Function
 from clt.autograd.grad_mode import STATE
+from clt.backend.fusion import fusion_enabled
 from clt.errors import DTypeError
 from clt.functions._util import arr, check_out_grad, needs_grad, same_device, scalar_or_tensor
 from clt.ops import elementwise as ew
@@ -647,7 +648,8 @@ class _UnaryFn(Function):
         (x,) = ctx.saved_tensors
         y = ctx.y
         fused, formula = _UNARY_GRADS[cls.op]
-        if STATE.enabled or fused is None:
+        if STATE.enabled or fused is None or (
+                formula is not None and not fusion_enabled("activation")):
             if formula is None:
                 raise RuntimeError(f"the derivative of {cls.op} is not implemented")
             return (reduce_grad(formula(g, x, y), x),)
@@ -898,7 +900,7 @@ class _Activation(Function):
         (x,) = ctx.saved_tensors
         op, p, y = ctx.op, ctx.params, ctx.y
         nones = (None,) * (1 + len(p))
-        if not STATE.enabled:
+        if not STATE.enabled and fusion_enabled("activation"):
             fused = {
                 "leaky_relu": "(b > 0 ? a : a * s0)",
                 "elu": "(b > 0 ? a : a * (c + s0))",

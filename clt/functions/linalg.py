@@ -13,10 +13,12 @@ from typing import Any, Sequence
 
 from clt.amp import autocast_args
 from clt.autograd.function import Function
+from clt.backend.fusion import fusion_enabled
 from clt.errors import ShapeError
 from clt.functions._util import check_out_grad, check_tensor, needs_grad, same_device
 from clt.functions.elementwise import mul
 from clt.functions.shape import reshape, unsqueeze
+from clt.ops import elementwise as ew
 from clt.ops import matmul as M
 from clt.ops.array import Array
 from clt.tensor import Tensor, tensor_method
@@ -384,6 +386,13 @@ tensor_method("addmm_")(_addmm_inplace("addmm_", addmm, M.addmm))
 tensor_method("baddbmm_")(_addmm_inplace("baddbmm_", baddbmm, M.baddbmm))
 
 
+def _linear(x: Array, w: Array, bias: Array | None) -> Array:
+    """The GEMM with the bias in its epilogue, or (fusion path "bias" off) then a bias add."""
+    if bias is None or fusion_enabled("bias"):
+        return M.linear(x, w, bias)
+    return ew.binary("add", M.linear(x, w, None), bias)
+
+
 class _Linear(Function):
     """``x @ w.T + bias``: one GEMM, the bias added in its epilogue."""
 
@@ -391,7 +400,7 @@ class _Linear(Function):
     def forward(ctx, x: Tensor, w: Tensor, bias: Tensor | None) -> Array:
         ctx.save_for_backward(x, w)
         ctx.bias_shape = None if bias is None else tuple(bias.shape)
-        return M.linear(x._data, w._data, None if bias is None else bias._data)
+        return _linear(x._data, w._data, None if bias is None else bias._data)
 
     @staticmethod
     def backward(ctx, g: Tensor) -> tuple:
@@ -431,7 +440,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     input, weight, bias = autocast_args("linear", input, weight, bias)
     args = (input, weight, bias)
     if not needs_grad(*args):
-        return Tensor(M.linear(input._data, weight._data, None if bias is None else bias._data))
+        return Tensor(_linear(input._data, weight._data, None if bias is None else bias._data))
     return _Linear.apply(*args)
 
 

@@ -5,6 +5,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from clt.backend.fusion import fusion_enabled
+from clt.ops import elementwise as ew
 from clt.ops import optim as O
 from clt.optim.optimizer import Optimizer, ParamsT, zeros_state
 from clt.tensor import Tensor
@@ -93,7 +95,8 @@ def adam(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dic
          lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, amsgrad: bool,
          maximize: bool, decoupled: bool) -> None:
     """Functional Adam/AdamW over parameters with their gradients and state dicts (creates the
-    state); one kernel launch per 8 parameters at the same step count.
+    state); one kernel launch per 8 parameters at the same step count (a few elementwise kernels
+    per parameter with fusion path ``"optim"`` off, see :mod:`clt.backend.fusion`).
 
     Args:
         params: The parameters to update in place.
@@ -117,8 +120,17 @@ def adam(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dic
         if amsgrad and "max_exp_avg_sq" not in st:
             st["max_exp_avg_sq"] = zeros_state(p)
         by_step.setdefault(st["step"] + 1, []).append((p, g, st))
+    kw = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+              amsgrad=amsgrad, decoupled=decoupled, maximize=maximize)
     for step, items in by_step.items():
         sts = [st for _, _, st in items]
+        if not fusion_enabled("optim"):
+            for p, g, st in items:      # validate all before any update
+                O.check_param("adam", p._data, g._data, [
+                    st[k]._data for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if k in st])
+            for p, g, st in items:
+                _single_tensor_adam(p, g, st, step=step, **kw)
+            continue
         O.adam_step([p._data for p, _, _ in items], [g._data for _, g, _ in items],
                     [st["exp_avg"]._data for st in sts], [st["exp_avg_sq"]._data for st in sts],
                     [st["max_exp_avg_sq"]._data for st in sts] if amsgrad else None,
@@ -126,6 +138,33 @@ def adam(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dic
                     decoupled=decoupled, maximize=maximize, step=step)
         for st in sts:      # counted once the update is enqueued (bad input leaves it as it was)
             st["step"] = step
+
+
+def _single_tensor_adam(p: Tensor, g: Tensor, state: dict, *, step: int, lr: float,
+                        beta1: float, beta2: float, eps: float, weight_decay: float,
+                        amsgrad: bool, decoupled: bool, maximize: bool) -> None:
+    """Adam/AdamW on one parameter from elementwise ops, one kernel each (fusion path "optim"
+    off): the unfused equivalent of the multi-tensor kernel, in PyTorch's ``foreach=False``
+    order. Counts the step in ``state``."""
+    pa, m, v = p._data, state["exp_avg"]._data, state["exp_avg_sq"]._data
+    d = ew.unary("neg", g._data) if maximize else g._data
+    if decoupled:
+        if weight_decay != 0:
+            ew.binary("mul", pa, 1 - lr * weight_decay, out=pa)
+    elif weight_decay != 0:
+        d = ew.binary("add", d, ew.binary("mul", pa, weight_decay))
+    ew.binary("mul", m, beta1, out=m)
+    ew.binary("add", m, ew.binary("mul", d, 1 - beta1), out=m)
+    ew.binary("mul", v, beta2, out=v)
+    ew.binary("add", v, ew.binary("mul", ew.binary("mul", d, d), 1 - beta2), out=v)
+    if amsgrad:
+        vmax = state["max_exp_avg_sq"]._data
+        v = ew.binary("maximum", vmax, v, out=vmax)
+    denom = ew.binary("add", ew.binary("div", ew.unary("sqrt", v), (1 - beta2 ** step) ** 0.5),
+                      eps)
+    ew.binary("sub", pa, ew.binary("mul", ew.binary("div", m, denom), lr / (1 - beta1 ** step)),
+              out=pa)
+    state["step"] = step
 
 
 def _reference_adam(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, beta1: float,

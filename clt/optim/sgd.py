@@ -5,6 +5,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from clt.backend.fusion import fusion_enabled
+from clt.ops import elementwise as ew
 from clt.ops import optim as O
 from clt.optim.optimizer import Optimizer, ParamsT, empty_state
 from clt.tensor import Tensor
@@ -70,7 +72,8 @@ def sgd(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict
         momentum: float, dampening: float, weight_decay: float, nesterov: bool,
         maximize: bool) -> None:
     """Functional SGD over parameters with their gradients and state dicts (creates the state);
-    one kernel launch per 8 parameters.
+    one kernel launch per 8 parameters (a few elementwise kernels per parameter with fusion path
+    ``"optim"`` off, see :mod:`clt.backend.fusion`).
 
     Args:
         params: The parameters to update in place.
@@ -85,6 +88,13 @@ def sgd(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict
     """
     kw = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
               weight_decay=weight_decay, maximize=maximize)
+    if not fusion_enabled("optim"):
+        for p, g, st in zip(params, grads, states):    # validate all before any update
+            buf = st.get("momentum_buffer")
+            O.check_param("sgd", p._data, g._data, [] if buf is None else [buf._data])
+        for p, g, st in zip(params, grads, states):
+            _single_tensor_sgd(p, g, st, **kw)
+        return
     if momentum == 0:
         O.sgd_step([p._data for p in params], [g._data for g in grads], None, first=False, **kw)
         return
@@ -99,6 +109,30 @@ def sgd(params: Sequence[Tensor], grads: Sequence[Tensor], states: Sequence[dict
         if items:
             O.sgd_step([p._data for p, _, _ in items], [g._data for _, g, _ in items],
                        [st["momentum_buffer"]._data for _, _, st in items], first=first, **kw)
+
+
+def _single_tensor_sgd(p: Tensor, g: Tensor, state: dict, *, lr: float, momentum: float,
+                       dampening: float, weight_decay: float, nesterov: bool,
+                       maximize: bool) -> None:
+    """SGD on one parameter from elementwise ops, one kernel each (fusion path "optim" off):
+    the unfused equivalent of the multi-tensor kernel, in PyTorch's ``foreach=False`` order."""
+    pa = p._data
+    d = ew.unary("neg", g._data) if maximize else g._data
+    if weight_decay != 0:
+        d = ew.binary("add", d, ew.binary("mul", pa, weight_decay))
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = empty_state(p)
+            ew.copy_(buf._data, d)
+        else:
+            b = buf._data
+            ew.binary("mul", b, momentum, out=b)
+            ew.binary("add", b, d if dampening == 0 else ew.binary("mul", d, 1 - dampening),
+                      out=b)
+        d = ew.binary("add", d, ew.binary("mul", buf._data, momentum)) if nesterov \
+            else buf._data
+    ew.binary("sub", pa, ew.binary("mul", d, lr), out=pa)
 
 
 def _reference_sgd(p: np.ndarray, g: np.ndarray, state: dict, *, lr: float, momentum: float,

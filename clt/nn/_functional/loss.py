@@ -23,6 +23,7 @@ from typing import Any, Callable
 from clt import dtypes as D
 from clt.autograd.function import Function
 from clt.autograd.grad_mode import STATE
+from clt.backend.fusion import fusion_enabled
 from clt.errors import DeviceError, DTypeError, ShapeError
 from clt.functions import elementwise as E
 from clt.functions._util import needs_grad
@@ -746,6 +747,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         label_smoothing: mix the target with the uniform distribution by this amount.
 
     Computed fused: one kernel for log-softmax + NLL + smoothing, one for the whole gradient.
+    With fusion path ``"cross_entropy"`` off (:mod:`clt.backend.fusion`), index targets without
+    smoothing run ``nll_loss(log_softmax(input))`` instead.
     """
     input, weight = autocast_args("cross_entropy", input, weight)
     if size_average is not None or reduce is not None:
@@ -768,6 +771,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     else:
         _check_class_target(fn, input, target)
     _check_weight(fn, weight, input)
+    if not probs and label_smoothing == 0 and not fusion_enabled("cross_entropy"):
+        from clt.nn._functional.activation import log_softmax
+
+        return nll_loss(log_softmax(input, 0 if input.ndim == 1 else 1), target, weight,
+                        ignore_index=ignore_index, reduction=reduction)
     args = (input, target, weight, int(ignore_index), float(label_smoothing), reduction, True,
             probs, fn)
     if needs_grad(input, target):
