@@ -33,6 +33,7 @@ UNITS = {
     "samples/s": (True, 1.0, "samples/s"),
     "s": (False, 1.0, "s"),
     "us/op": (False, 1.0, "us/op"),
+    "B": (False, 1e6, "MB"),        # memory in use (samples are bytes, not seconds)
 }
 
 
@@ -57,7 +58,8 @@ class Case:
     device: Any = None              # clt device, for profiling the clt implementation
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)   # impl -> why it is absent
-    # implementations measured by the builder itself (subprocess timings): impl -> samples (s)
+    # implementations measured by the builder itself (subprocess timings): impl -> samples (s;
+    # bytes for the unit "B")
     direct: dict[str, list[float]] = field(default_factory=dict)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)   # impl -> more fields
     size: str = ""                  # the problem size, for people reading the results
@@ -201,15 +203,16 @@ def _row(wl: Workload, case: Case, ctx: Context, env: dict[str, Any], name: str,
     med = statistics.median(s)
     if wl.unit == "us/op":
         value, lo, hi = med * 1e6, min(s) * 1e6, max(s) * 1e6
-    elif wl.unit == "s":
+    elif wl.unit in ("s", "B"):
         value, lo, hi = med, min(s), max(s)
     else:
         value, lo, hi = case.amount / med, case.amount / max(s), case.amount / min(s)
     row = _base(wl, env, name) | {
         "status": "ok", "value": value, "higher_is_better": higher, "spread": [lo, hi],
-        "seconds": med, "seconds_min": min(s), "seconds_max": max(s), "samples": len(s),
-        "calls_per_sample": calls, "flops": case.flops, "bytes": case.bytes,
+        "samples": len(s), "calls_per_sample": calls, "flops": case.flops, "bytes": case.bytes,
     }
+    if wl.unit != "B":
+        row |= {"seconds": med, "seconds_min": min(s), "seconds_max": max(s)}
     if wl.limit and wl.unit not in ("s", "us/op"):
         per_call = case.bytes if wl.limit == "copy" else case.flops
         limit = ctx.limits.get("copy_Bps" if wl.limit == "copy" else "peak_flops")

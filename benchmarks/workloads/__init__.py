@@ -86,10 +86,10 @@ def add_pyopencl(case: Case, ctx: Context, make: Callable[[Any, Any], Callable[[
 
 
 def _all() -> list[Workload]:
-    from benchmarks.workloads import memory, matmul, conv, training, system
+    from benchmarks.workloads import memory, matmul, conv, training, resnet_memory, fusion, system
 
     out: list[Workload] = []
-    for mod in (memory, matmul, conv, training, system):
+    for mod in (memory, matmul, conv, training, resnet_memory, fusion, system):
         out += mod.WORKLOADS
     return out
 
