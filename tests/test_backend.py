@@ -11,6 +11,7 @@ import textwrap
 import threading
 
 import numpy as np
+import pyopencl as cl
 import pytest
 
 import clt.backend as B
@@ -272,6 +273,27 @@ def test_oom_over_budget_frees_cache_and_retries(private):
     assert mem.cached_blocks == 0
     assert private.memory_reserved() <= mem.limit_bytes
     del a, c
+    check_still_works(private)
+
+
+def test_driver_failure_on_a_seen_size_retries_and_names_the_device(private, monkeypatch):
+    mem = private.memory
+    del_me = private.allocate(4096)       # a size the hot path then knows
+    del del_me
+    held = private.allocate(4096)         # reuses the cached block: no driver call
+    calls = []
+
+    def refuse(buf):
+        calls.append(buf)
+        raise cl.MemoryError("clEnqueueFillBuffer", cl.status_code.MEM_OBJECT_ALLOCATION_FAILURE,
+                             "simulated")
+    monkeypatch.setattr(mem, "_touch", refuse)
+    with pytest.raises(OutOfMemoryError, match=r"out of memory allocating 4096 bytes") as err:
+        private.allocate(4096)            # a fresh block: the driver (simulated) refuses
+    assert private.id in str(err.value) and len(calls) == 2      # retried once
+    assert mem.num_ooms == 1
+    monkeypatch.undo()
+    del held
     check_still_works(private)
 
 

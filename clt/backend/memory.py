@@ -87,6 +87,7 @@ class MemoryPool:
             self._pool = cl.tools.MemoryPool(cl.tools.DeferredAllocator(device.context))
         self._lock = threading.Lock()
         self._unpooled_bytes = 0     # large buffers outside the pool, freed directly
+        self._fits: dict[int, int] = {}   # request size -> its pooled bin size (hot path)
         self.peak_bytes = 0
         self.num_allocs = 0
         self.num_ooms = 0
@@ -106,6 +107,33 @@ class MemoryPool:
                 allocation retried once.
         """
         nbytes = max(int(nbytes), 1)
+        size = self._fits.get(nbytes)
+        first: OutOfMemoryError | None = None
+        if size is not None:
+            # hot path (a pooled size seen before): one lock, no budget arithmetic unless close
+            limit = self.limit_bytes
+            pool = self._pool
+            if not limit or pool.managed_bytes + self._unpooled_bytes + size <= limit:
+                with self._lock:
+                    held = pool.held_blocks
+                    buf = pool.allocate(nbytes)
+                    fresh = pool.held_blocks >= held
+                    self.num_allocs += 1
+                    in_use = pool.active_bytes + self._unpooled_bytes
+                    if in_use > self.peak_bytes:
+                        self.peak_bytes = in_use
+                if not fresh:
+                    return buf
+                try:
+                    self._touch(buf)
+                    return buf
+                except cl.Error as exc:
+                    if not _is_oom(exc):
+                        raise
+                    del buf
+                    with self._lock:
+                        self.num_allocs -= 1
+                    first = OutOfMemoryError(f"the driver refused: {exc}")
         info = self._device.info
         if info.max_alloc_bytes and nbytes > info.max_alloc_bytes:
             self.num_ooms += 1
@@ -117,9 +145,14 @@ class MemoryPool:
         pooled = not info.max_alloc_bytes or size <= info.max_alloc_bytes
         if not pooled:
             size = nbytes
+        elif len(self._fits) < 4096:
+            self._fits[nbytes] = size
         try:
+            if first is not None:    # the hot path's try failed: go straight to the retry
+                raise first
             buf = self._try_allocate(nbytes, size, pooled)
-        except OutOfMemoryError as first:
+        except OutOfMemoryError as failed:
+            first = failed
             # cached blocks are memory the driver could give to this request: free, retry once
             log.debug("%s: out of memory for %d bytes; freeing %d cached bytes and retrying",
                       self._device, nbytes, self.reserved_bytes - self.allocated_bytes)

@@ -11,6 +11,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+import pyopencl as cl
 import pyopencl.cltypes as cltypes
 
 from clt import dtypes as D
@@ -18,7 +19,7 @@ from clt.backend.device import Device
 from clt.dtypes import DType
 from clt.errors import DeviceError, DTypeError, ShapeError
 from clt.ops import shapes
-from clt.ops.array import Array
+from clt.ops.array import Array, Storage
 
 MAX_RANK = 8
 _OPS = "abcd"
@@ -360,14 +361,78 @@ def _fast(key: tuple, operands: Sequence[Any]) -> Array | None:
     hit = _CALLS.get(key)
     if hit is None:
         return None
-    result, shape, plan, kind = hit
-    arrays, scalars = [], []
-    for x in operands:
-        if x.__class__ is Array:
-            arrays.append(x)
-        else:
-            scalars.append(kind(x))
-    return plan.run(Array.empty(plan.device, shape, result), arrays, scalars)
+    return hit(*operands)
+
+
+def _runner(plan: Plan, shape: tuple, result: DType, kind: type, arrays: tuple) -> Any:
+    """A closure that replays one decided call: allocate the output, set the kernel's
+    arguments and enqueue it, with everything else computed once.
+
+    ``arrays`` tells which operands are arrays (the rest are scalars converted by ``kind``).
+    """
+    dev, kernel = plan.device, plan.kernel
+    set_args, enqueue = kernel.set_args, cl.enqueue_nd_range_kernel
+    gsize, lsize, out_st, in_st, tail = plan.gsize, plan.lsize, plan.out_st, plan.in_st, \
+        plan.tail
+    strides = shapes.contiguous_strides(shape)
+    nbytes = shapes.numel(shape) * result.itemsize
+    alloc = dev.memory.allocate
+
+    def new_out() -> Array:
+        storage = Storage.__new__(Storage)
+        storage.device, storage.nbytes, storage.buffer = dev, nbytes, alloc(nbytes)
+        storage.version, storage.pending = 0, None
+        out = Array.__new__(Array)
+        out.storage, out.shape, out.strides, out.offset, out.dtype = storage, shape, strides, \
+            0, result
+        return out
+
+    def launched(out: Array, event: Any) -> Array:
+        if dev.profiler is not None:
+            dev.profiler.record(dev, kernel.function_name, event)
+        return out
+
+    if arrays == (True,):
+        (st,) = in_st
+
+        def run1(a: Array) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, out_st, a.storage.buffer, a.offset, st, *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run1
+    if arrays == (True, True):
+        st_a, st_b = in_st
+
+        def run2(a: Array, b: Array) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, out_st, a.storage.buffer, a.offset, st_a,
+                     b.storage.buffer, b.offset, st_b, *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run2
+    if arrays == (True, False):
+        (st,) = in_st
+
+        def run_as(a: Array, s: Any) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, out_st, a.storage.buffer, a.offset, st, kind(s),
+                     *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run_as
+    if arrays == (False, True):
+        (st,) = in_st
+
+        def run_sa(s: Any, b: Array) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, out_st, b.storage.buffer, b.offset, st, kind(s),
+                     *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run_sa
+
+    def run(*operands: Any) -> Array:
+        ins = [x for x in operands if x.__class__ is Array]
+        scalars = [kind(x) for x in operands if x.__class__ is not Array]
+        return plan.run(new_out(), ins, scalars)
+    return run
 
 
 def _remember(key: tuple, out: Array, result: DType, compute: DType, launches: int) -> None:
@@ -379,7 +444,8 @@ def _remember(key: tuple, out: Array, result: DType, compute: DType, launches: i
         kind = float if compute.is_floating_point else int
         if len(_CALLS) > 20000:
             _CALLS.clear()
-        _CALLS[key] = (result, out.shape, plan, kind)
+        arrays = tuple(isinstance(d, tuple) for d in key[1:])
+        _CALLS[key] = _runner(plan, out.shape, result, kind, arrays)
 
 
 _LAST_PLAN_KEY: list = []
@@ -420,7 +486,7 @@ def binary(op: str, a: Any, b: Any, out: Array | None = None) -> Array:
         key = (op, _desc(a), _desc(b))
         hit = _CALLS.get(key)
         if hit is not None:
-            return _fast(key, (a, b))
+            return hit(a, b)
         n = _LAUNCHES[0]
         res = _binary(op, a, b, None)
         _remember(key, res, res.dtype, _compute_of(op, a, b), n)
