@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.core import Case, Context, Workload
+from benchmarks.core import Case, Context, Impl, Workload
 from benchmarks.workloads import add_numpy, add_pyopencl, add_tinygrad, add_torch, clt_impl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,28 @@ def build_dispatch(ctx: Context) -> Case:
     add_pyopencl(case, ctx, lambda cla, q: (lambda d=cla.to_device(q, h): d + d))
     add_tinygrad(case, ctx, lambda tg: (lambda t=tg.Tensor(h).realize(): (t + t).realize()),
                  note="lazy graph: schedule + realize per op")
+    case.impls["enqueue-floor"] = _enqueue_floor(ctx, a, b)
     return case
+
+
+def _enqueue_floor(ctx: Context, a: Any, b: Any) -> Impl:
+    """The driver's own cost: clt's ``a + b`` kernel enqueued again with its arguments set
+    once, so clt's row minus this one is what clt's Python path adds."""
+    import pyopencl as cl
+
+    dev = ctx.device
+    (a + b).numpy()          # builds and plans the kernel
+    plan = list(dev.kernels.plans.values())[-1]
+    out = (a + b)._data
+    plan.kernel.set_args(out.storage.buffer, 0, plan.out_st, a._data.storage.buffer, 0,
+                         plan.in_st[0], b._data.storage.buffer, 0, plan.in_st[1], *plan.tail)
+    kernel, gsize, lsize = plan.kernel, plan.gsize, plan.lsize
+
+    def enqueue(keep: Any = out) -> None:     # `keep`: the output buffer stays alive
+        cl.enqueue_nd_range_kernel(dev.queue, kernel, gsize, lsize)
+    return Impl(enqueue, sync=dev.synchronize,
+                note=f"{kernel.function_name} with its arguments already set: the driver's "
+                "floor (clt's time minus this one is clt's Python path)")
 
 
 def _child(impl: str, ctx: Context, cache: Path | None, timeout: float = 600.0
