@@ -277,6 +277,8 @@ def plot(doc: dict[str, Any], outdir: str | Path) -> list[Path]:
               "clblast": "tab:purple", "tinygrad": "tab:orange"}
     for grp, entries in groups.items():
         fams = [f for f in PEER_FAMILIES if any(f in e["vs"] for e in entries)]
+        if not fams:        # only clt's own variants (fusion off, the enqueue floor): no peers
+            continue
         fig, ax = plt.subplots(figsize=(8, max(3.0, 1.5 + 0.25 * len(entries) * len(fams))))
         height = 0.8 / max(1, len(fams))
         for j, fam in enumerate(fams):
