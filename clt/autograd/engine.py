@@ -162,7 +162,7 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Tensor | None],
             if grads is not None and any(g is not None for g in grads):
                 gin = _run_node(node, grads, retain_graph, capture)
             elif not retain_graph:
-                node.ctx._released = True
+                _release(node)
             for k, e in enumerate(node.next_edges):
                 if e is None:
                     continue
@@ -212,9 +212,33 @@ def _run_node(node: Node, grads: list, retain_graph: bool, capture: dict | None)
 
         check_backward(node, gin)
     if not retain_graph:
-        node.ctx._released = True
-        node.ctx._saved = None
+        _release(node)
     return tuple(g if g is None or isinstance(g, Tensor) else Tensor(g) for g in gin)
+
+
+def _release(node: Node) -> None:
+    """Free what ``node``'s backward kept, once it has run (or will not run) in this pass.
+
+    The engine holds every node of the graph until the pass ends, so whatever a context
+    references would otherwise stay alive through the whole backward. Saved tensors go; so do
+    the tensors and arrays that clt's own Functions keep as ctx attributes (outputs, indices,
+    statistics), as PyTorch frees its built-ins' saved variables. A user-defined Function's
+    attributes stay, as in PyTorch.
+    """
+    ctx = node.ctx
+    ctx._released = True
+    ctx._saved = None
+    if node.fn.__module__.startswith("clt."):
+        held = ctx.__dict__
+        for name in [k for k, v in held.items() if _holds_tensors(v)]:
+            del held[name]
+
+
+def _holds_tensors(v: Any) -> bool:
+    if isinstance(v, (Tensor, Array)):
+        return True
+    return isinstance(v, (tuple, list)) and bool(v) and all(
+        isinstance(e, (Tensor, Array)) for e in v)
 
 
 def _deliver_leaf(t: Tensor, g: Tensor, capture: dict | None, create_graph: bool) -> None:

@@ -10,6 +10,11 @@ from clt.ops.array import Array
 from clt.tensor import Tensor
 
 _seq = itertools.count()
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need "
+          "to backward through the graph a second time or if you need to access saved tensors "
+          "after calling backward.")
 
 
 class Context:
@@ -35,12 +40,7 @@ class Context:
         """The tensors given to ``save_for_backward``; raises RuntimeError if freed by a previous
         backward or modified in place since."""
         if self._released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward() or autograd.grad(). Specify "
-                "retain_graph=True if you need to backward through the graph a second time or "
-                "if you need to access saved tensors after calling backward.")
+            raise RuntimeError(_FREED)
         for t, v in zip(self._saved, self._versions):
             if t is not None and t._version != v:
                 raise RuntimeError(
@@ -48,6 +48,13 @@ class Context:
                     f"an inplace operation: [{t.dtype.name} tensor of shape {tuple(t.shape)}] "
                     f"is at version {t._version}; expected version {v} instead.")
         return self._saved
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for a missing attribute: after backward, the tensors that clt's own
+        # Functions keep on ctx are freed like saved tensors (clt.autograd.engine), so say so
+        if not name.startswith("__") and self.__dict__.get("_released"):
+            raise RuntimeError(_FREED)
+        raise AttributeError(f"'Context' object has no attribute {name!r}")
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:
         """Mark outputs that get no ``grad_fn`` and no gradient.
@@ -207,7 +214,7 @@ class Function:
             node = Node(cls, ctx, edges, len(tensors), meta)
             if STATE.anomaly:
                 node.created_at = traceback.format_stack()[:-1]
-            nondiff = {id(t) for t in getattr(ctx, "non_differentiable", ())}
+            nondiff = {id(t) for t in ctx.__dict__.pop("non_differentiable", ())}
             for i, t in enumerate(tensors):
                 if isinstance(t, Tensor) and t.dtype.is_floating_point and id(t) not in nondiff:
                     if t.grad_fn is not None or t.requires_grad:

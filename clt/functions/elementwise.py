@@ -633,20 +633,30 @@ def _mish_grad(g: Tensor, x: Tensor, y: Tensor) -> Tensor:
 _UNARY_GRADS["mish"] = (_UNARY_GRADS["mish"][0], _mish_grad)
 
 
+# ops whose gradient (fused and composed) reads only the result y, never the input x: backward
+# keeps y alone, and their in-place forms overwrite the input and keep that (see apply_inplace)
+_Y_ONLY = frozenset({"relu", "exp", "expm1", "exp2", "sqrt", "rsqrt", "tan", "tanh", "sigmoid",
+                     "reciprocal"})
+
+
 class _UnaryFn(Function):
     op = ""
 
     @classmethod
     def forward(cls, ctx, x: Tensor) -> Array:
         y = ew.unary(cls.op, x._data)
-        ctx.save_for_backward(x)
-        ctx.y = Tensor(y)
+        if cls.op in _Y_ONLY:   # as PyTorch: only the result is kept (and version-checked)
+            ctx.save_for_backward(Tensor(y))
+        else:
+            ctx.save_for_backward(x)
+            ctx.y = Tensor(y)
         return y
 
     @classmethod
     def backward(cls, ctx, g: Tensor) -> tuple:
-        (x,) = ctx.saved_tensors
-        y = ctx.y
+        (saved,) = ctx.saved_tensors
+        # a y-only gradient reads no x: y stands in for it (same shape and dtype)
+        x, y = (saved, saved) if cls.op in _Y_ONLY else (saved, ctx.y)
         fused, formula = _UNARY_GRADS[cls.op]
         if STATE.enabled or fused is None or (
                 formula is not None and not fusion_enabled("activation")):
@@ -659,6 +669,21 @@ class _UnaryFn(Function):
 
 _UNARY_FNS = {op: type("".join(p.capitalize() for p in op.split("_")), (_UnaryFn,), {"op": op})
               for op in _UNARY_GRADS}
+
+
+class _UnaryInplaceFn(_UnaryFn):
+    """``x.op_()`` for a y-only op: the result overwrites ``x`` and is what backward keeps, so
+    the in-place form holds no second copy (as PyTorch's ``relu_``)."""
+
+    @classmethod
+    def forward(cls, ctx, x: Tensor) -> Array:
+        ew.unary(cls.op, x._data, out=x._data)      # bumps the version: x's old savers see it
+        ctx.save_for_backward(Tensor(x._data))      # a version-checked alias without grad_fn
+        return x._data
+
+
+_UNARY_INPLACE_FNS = {op: type(_UNARY_FNS[op].__name__ + "Inplace", (_UnaryInplaceFn,),
+                               {"op": op}) for op in _Y_ONLY}
 
 
 def _unary(op: str, x: Tensor, out: Tensor | None = None) -> Tensor:
@@ -706,6 +731,7 @@ _UNARY_DOCS = {
 }
 for _op, _doc in _UNARY_DOCS.items():
     globals()[_op] = _make_unary(_op, _doc)
+_INPLACE_UNARY = {globals()[_op]: _op for _op in _Y_ONLY}    # public function -> op
 negative, absolute, fix, arctan, arcsin, arccos = (
     globals()["neg"], globals()["abs"], globals()["trunc"], globals()["atan"],
     globals()["asin"], globals()["acos"])
@@ -988,6 +1014,8 @@ def _rev(fn: Any) -> Any:
 
 def _inplace(fn: Any, name: str) -> Any:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if not args and not kwargs and fn in _INPLACE_UNARY:
+            return apply_inplace(self, fn, name)
         return apply_inplace(self, lambda t: fn(t, *args, **kwargs), name)
     method.__name__ = name
     return method
@@ -1001,6 +1029,12 @@ def apply_inplace(self: Tensor, compute: Any, name: str) -> Tensor:
     if STATE.enabled and self._base is not None and self._base.requires_grad:
         raise RuntimeError(f"{name}: in-place operations on a view of a tensor that requires "
                            "grad are not supported; use the out-of-place form")
+    op = _INPLACE_UNARY.get(compute)
+    if op is not None and STATE.enabled and self.requires_grad and \
+            self.dtype.is_floating_point:
+        result = _UNARY_INPLACE_FNS[op].apply(self)
+        self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+        return self
     result = compute(clone(self) if STATE.enabled and self.requires_grad else self)
     if result.dtype is not self.dtype and D.promote_types(result.dtype, self.dtype) is not \
             self.dtype:
