@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import traceback
+import weakref
 from typing import Any, Sequence
 
 from clt.autograd.grad_mode import STATE, no_grad
@@ -55,6 +56,31 @@ class Context:
         if not name.startswith("__") and self.__dict__.get("_released"):
             raise RuntimeError(_FREED)
         raise AttributeError(f"'Context' object has no attribute {name!r}")
+
+    def output(self, tensor: Tensor, index: int = 0) -> Tensor:
+        """A saved *output* of this node as backward should read it.
+
+        Under ``create_graph`` (grad mode on in backward) the result is an alias linked to this
+        node as its ``index``-th output, so a gradient formula that reads the output (``1 - y²``
+        of tanh) is differentiated through the op again, as PyTorch's saved outputs are;
+        otherwise ``tensor`` itself.
+
+        Args:
+            tensor: The saved output (a Tensor without history).
+            index: Which output of the forward it is.
+
+        Returns:
+            The tensor to compute with.
+        """
+        ref = self.__dict__.get("_node")
+        node = ref() if ref is not None else None
+        if node is None or not STATE.enabled:
+            return tensor
+        linked = Tensor(tensor._data)
+        linked.requires_grad = True
+        linked.grad_fn = node
+        linked._output_nr = index
+        return linked
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:
         """Mark outputs that get no ``grad_fn`` and no gradient.
@@ -212,6 +238,7 @@ class Function:
             meta = [(t.shape, t.dtype, t.device) if isinstance(t, Tensor) else None
                     for t in tensors]
             node = Node(cls, ctx, edges, len(tensors), meta)
+            ctx._node = weakref.ref(node)     # weak: the node owns ctx (see Context.output)
             if STATE.anomaly:
                 node.created_at = traceback.format_stack()[:-1]
             nondiff = {id(t) for t in ctx.__dict__.pop("non_differentiable", ())}

@@ -236,7 +236,9 @@ class _BinaryFn(Function):
                 gb = Tensor(ew.map_op(cls.op + "_bw_b", fused[1], [g._data, a._data, b._data],
                                       res, res))
         else:
-            ga, gb = _binary_grads(cls.op, g, a, b, getattr(ctx, "out", None), ctx.alpha)
+            out = getattr(ctx, "out", None)
+            ga, gb = _binary_grads(cls.op, g, a, b, None if out is None else ctx.output(out),
+                                   ctx.alpha)
         return reduce_grad(ga, a), reduce_grad(gb, b), None
 
 
@@ -657,6 +659,7 @@ class _UnaryFn(Function):
         (saved,) = ctx.saved_tensors
         # a y-only gradient reads no x: y stands in for it (same shape and dtype)
         x, y = (saved, saved) if cls.op in _Y_ONLY else (saved, ctx.y)
+        y = ctx.output(y)       # under create_graph: y's own history is this node
         fused, formula = _UNARY_GRADS[cls.op]
         if STATE.enabled or fused is None or (
                 formula is not None and not fusion_enabled("activation")):
@@ -943,7 +946,7 @@ class _Activation(Function):
             dt = x.dtype
             return (Tensor(ew.map_op(op + "_bw", fused,
                                      [g._data, x._data, y._data] + list(scal), dt, dt)),) + nones
-        gx = _activation_grad(op, p, g, x, y)
+        gx = _activation_grad(op, p, g, x, ctx.output(y))
         return (gx,) + nones
 
 

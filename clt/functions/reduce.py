@@ -90,7 +90,7 @@ class _Prod(Function):
     def backward(ctx, g: Tensor) -> tuple:
         (x,) = ctx.saved_tensors
         shape = tuple(x.shape)
-        out = _expand_back(ctx.out, shape, ctx.dims, ctx.keepdim)
+        out = _expand_back(ctx.output(ctx.out), shape, ctx.dims, ctx.keepdim)
         g = _expand_back(g, shape, ctx.dims, ctx.keepdim)
         zero = x == 0
         nzeros = _expand_back(sum(zero, ctx.dim, ctx.keepdim), shape, ctx.dims, ctx.keepdim)
@@ -502,7 +502,7 @@ class _LogSumExp(Function):
 
         (x,) = ctx.saved_tensors
         shape = tuple(x.shape)
-        out = _expand_back(ctx.out, shape, ctx.dims, ctx.keepdim)
+        out = _expand_back(ctx.output(ctx.out), shape, ctx.dims, ctx.keepdim)
         return _expand_back(g, shape, ctx.dims, ctx.keepdim) * exp(x - out), None, None
 
 
@@ -535,7 +535,7 @@ class _Softmax(Function):
     def backward(ctx, g: Tensor) -> tuple:
         from clt.functions.elementwise import exp
 
-        y = ctx.out
+        y = ctx.output(ctx.out)     # under create_graph: differentiated through this op again
         if ctx.log:
             gx = g - exp(y) * sum(g, ctx.dim, keepdim=True)
         else:
@@ -679,7 +679,7 @@ class _CumProd(Function):
 
             return cat(cols, d), None, None
         safe = where(x == 0, 1.0, x)
-        return _reverse_cumsum(g * ctx.out, d) / safe, None, None
+        return _reverse_cumsum(g * ctx.output(ctx.out), d) / safe, None, None
 
 
 def _onehot_mask(x: Tensor, dim: int, i: int) -> Tensor:
