@@ -71,7 +71,8 @@ def test_env_bad_value(monkeypatch):
 
 
 def test_env_read_at_import():
-    code = "from clt.backend import fusion as f; print(f.fusion_enabled(), f.fusion_enabled('optim'))"
+    code = ("from clt.backend import fusion as f; "
+            "print(f.fusion_enabled(), f.fusion_enabled('optim'))")
     env = dict(os.environ, CLT_FUSION="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
