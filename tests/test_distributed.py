@@ -27,6 +27,10 @@ def mpiexec() -> str:
 
 def launch(n: int, mode: str, out: Path, timeout_s: float = 60, limit: float = 180):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # Open MPI's mpiexec refuses to start as root (containers, CI images) unless told it may;
+    # MPICH ignores these
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     return subprocess.run([mpiexec(), "-n", str(n), sys.executable, str(WORKER), mode, str(out),
                            str(timeout_s)], env=env, capture_output=True, text=True,
                           timeout=limit)

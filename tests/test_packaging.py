@@ -102,9 +102,19 @@ def copy_tree(dst: Path) -> Path:
     return src
 
 
+def dependency_paths() -> list[str]:
+    """``PYTHONPATH`` entries other than a clt checkout: where this environment's packages may
+    live (``pip install --target``), which the installs under test still need."""
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and not (Path(p) / "clt" / "__init__.py").is_file()]
+
+
 def run_outside(python: str, cwd: Path, env_extra: dict) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(env_extra)
+    paths = [env_extra["PYTHONPATH"]] if "PYTHONPATH" in env_extra else []
+    if paths + dependency_paths():
+        env["PYTHONPATH"] = os.pathsep.join(paths + dependency_paths())
     proc = subprocess.run([python, "-c", textwrap.dedent(RUN_KERNEL)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -142,7 +152,8 @@ def test_wheel_installed_into_a_target_dir_finds_its_kernels(tmp_path, needs_dev
     script = target / "bin" / "clt-devices"
     proc = subprocess.run([sys.executable, str(script), "--check", "--device", "0"],
                           cwd=elsewhere, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(target),
+                          env=dict(os.environ,
+                                   PYTHONPATH=os.pathsep.join([str(target)] + dependency_paths()),
                                    CLT_CACHE_DIR=str(tmp_path / "cache")))
     assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
 
