@@ -18,6 +18,14 @@
 ##   = nrows * nchunks exactly, local size 1: each work-item walks a contiguous chunk, which PoCL
 ##   vectorises (GPU-style one-element items run ~3x slower there).
 ## Launch, style "gpu": a grid-stride loop over all nrows*shape.s7 elements, coalesced.
+##
+## map_flat(same parameters as map): the same map when the output and every operand are
+##   contiguous with one shape (the common case), so an element's index is its position: no
+##   shape or stride arguments (a launch sets 4 + 2 per operand arguments instead of 13 or more,
+##   which PoCL copies at every enqueue) and no per-element index arithmetic (which GPUs pay).
+##   Arguments: out_g, out_off, then <op>_g, <op>_off per operand, the scalars, n, chunk.
+##   Style "cpu": work-item w handles [w*chunk, min((w+1)*chunk, n)), local size 1. Style "gpu":
+##   a grid-stride loop over n.
 <%namespace name="c" file="common.cl.mako"/>
 <%def name="helpers()">
 // Python/PyTorch semantics for integer floor division and modulo; x/0 gives 0 instead of a trap.
@@ -125,6 +133,49 @@ __kernel void ${name}(
 % endfor
         const ulong lin = g;
         ${c.store(out_dtype, "out_g", "o_out + (long)j * out_st.s7", expr)}
+    }
+% endif
+}
+</%def>
+<%def name="map_flat(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
+<%
+    ops = "abcd"[:len(in_dtypes)]
+    dts = tuple(in_dtypes) + (out_dtype,)
+%>
+${c.prelude(dts)}
+${helpers()}
+typedef ${in_compute[0] if in_compute else scalar_ctype} T;
+% for t in sorted(set(in_compute)):
+% if t in ("char", "uchar", "short", "int", "long") and "clt_ipow_" + t in expr:
+${ipow("clt_ipow_" + t, t)}
+% endif
+% if t in ("float", "double") and "clt_ffloordiv_" + t in expr:
+${ffloordiv("clt_ffloordiv_" + t, t)}
+% endif
+% endfor
+__kernel void ${name}(
+    __global ${c.ctype(out_dtype)} *restrict out_g, const ulong out_off,
+% for k, dt in enumerate(in_dtypes):
+    __global const ${c.ctype(dt)} *restrict ${ops[k]}_g, const ulong ${ops[k]}_off,
+% endfor
+% for s in range(n_scalars):
+    const ${scalar_ctype} s${s},
+% endfor
+    const ulong n, const ulong chunk)
+{
+    __global ${c.ctype(out_dtype)} *po = out_g + out_off;
+% for k, op in enumerate(ops):
+    __global const ${c.ctype(in_dtypes[k])} *p${op} = ${op}_g + ${op}_off;
+% endfor
+% if style == "cpu":
+    const ulong j0 = get_global_id(0) * chunk;
+    const ulong j1 = min(j0 + chunk, n);
+    for (ulong j = j0; j < j1; ++j) {
+        ${body(out_dtype, in_dtypes, in_compute, ops, expr, {op: "j" for op in ops}, "j", "j")}
+    }
+% else:
+    for (ulong j = get_global_id(0); j < n; j += get_global_size(0)) {
+        ${body(out_dtype, in_dtypes, in_compute, ops, expr, {op: "j" for op in ops}, "j", "j")}
     }
 % endif
 }

@@ -259,3 +259,42 @@ def test_kernel_reused_across_shapes(device, rng):
         t + t
         t.T + t.T
     assert len(device.kernels) == before
+
+
+# -- flat (contiguous) and strided kernels ------------------------------------------------------
+
+def _kernel_names(device, fn):
+    with clt.profiler.profile(device) as prof:
+        fn()
+    return list(prof.stats)
+
+
+@pytest.mark.parametrize("style", ["cpu", "gpu"])
+def test_flat_and_strided_maps_agree(device, rng, monkeypatch, style):
+    import dataclasses
+
+    monkeypatch.setattr(device, "caps", dataclasses.replace(device.caps, style=style))
+    a = rng.standard_normal((37, 41)).astype(np.float32)
+    b = rng.standard_normal((37, 41)).astype(np.float32)
+    x, y = clt.tensor(a, device=device), clt.tensor(b, device=device)
+    cases = [
+        (lambda x, y: x * y + 1.5, lambda a, b: a * b + 1.5, True),      # contiguous: flat
+        (lambda x, y: x[3:] - y[:-3], lambda a, b: a[3:] - b[:-3], True),  # offsets, flat
+        (lambda x, y: x.T * y.T, lambda a, b: a.T * b.T, False),         # transposed views
+        (lambda x, y: x + y[0], lambda a, b: a + b[0], False),           # broadcast row
+        (lambda x, y: x[:, ::2] + 1, lambda a, b: a[:, ::2] + 1, False),  # stepped slice
+        (lambda x, y: (x.reshape(-1)[5:6] * 2), lambda a, b: a.reshape(-1)[5:6] * 2, True),
+    ]
+    for fn, ref, flat in cases:
+        for _ in range(2):               # the second call replays the remembered plan
+            got = fn(x, y)
+            np.testing.assert_allclose(got.numpy(), ref(a, b), rtol=1e-6, atol=1e-6)
+        names = _kernel_names(device, lambda: fn(x, y))
+        assert names and all(n.endswith("_c") == flat for n in names), names
+
+
+def test_flat_map_of_a_zero_d_and_an_empty_tensor(device):
+    z = clt.tensor(np.float32(2.5), device=device)
+    assert (z * z).item() == 6.25
+    e = clt.zeros((0, 3), device=device)
+    assert (e + e).shape == (0, 3)

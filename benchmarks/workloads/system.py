@@ -45,22 +45,29 @@ def build_dispatch(ctx: Context) -> Case:
 
 
 def _enqueue_floor(ctx: Context, a: Any, b: Any) -> Impl:
-    """The driver's own cost: clt's ``a + b`` kernel enqueued again with its arguments set
-    once, so clt's row minus this one is what clt's Python path adds."""
+    """The least any pyopencl program pays per launch: clt's ``a + b`` kernel given its
+    arguments (``set_args``) and enqueued, into one preallocated output. clt's row minus this
+    one is what clt's Python path adds (allocation, dispatch decision, autograd check)."""
     import pyopencl as cl
 
+    from clt.ops import elementwise as ew
+
     dev = ctx.device
-    (a + b).numpy()          # builds and plans the kernel
-    plan = list(dev.kernels.plans.values())[-1]
-    out = (a + b)._data
-    plan.kernel.set_args(out.storage.buffer, 0, plan.out_st, a._data.storage.buffer, 0,
-                         plan.in_st[0], b._data.storage.buffer, 0, plan.in_st[1], *plan.tail)
+    x, y = a._data, b._data
+    out = ew._binary("add", x, y)        # the undecided path, which notes the plan it ran
+    plan = dev.kernels.plans[ew._LAST_PLAN_KEY[0]]
+    if plan.out_st is None:      # a flat plan: buffers and offsets only
+        args = (out.storage.buffer, 0, x.storage.buffer, 0, y.storage.buffer, 0, *plan.tail)
+    else:
+        args = (out.storage.buffer, 0, plan.out_st, x.storage.buffer, 0, plan.in_st[0],
+                y.storage.buffer, 0, plan.in_st[1], *plan.tail)
     kernel, gsize, lsize = plan.kernel, plan.gsize, plan.lsize
 
-    def enqueue(keep: Any = out) -> None:     # `keep`: the output buffer stays alive
+    def launch() -> None:
+        kernel.set_args(*args)
         cl.enqueue_nd_range_kernel(dev.queue, kernel, gsize, lsize)
-    return Impl(enqueue, sync=dev.synchronize,
-                note=f"{kernel.function_name} with its arguments already set: the driver's "
+    return Impl(launch, sync=dev.synchronize,
+                note=f"{kernel.function_name}: set_args + enqueue, no allocation: the driver's "
                 "floor (clt's time minus this one is clt's Python path)")
 
 

@@ -81,14 +81,18 @@ def _geometry(shape: tuple[int, ...], stride_sets: tuple[tuple[int, ...], ...], 
         chunk, nchunks = 1, 1
         n = nrows * inner
         gsize, lsize = min(-(-n // 256) * 256, 256 * 65536), (256,)
-    return (_ulong8(shape8), [_long8(st) for st in strides8], chunk, nchunks, nrows, gsize, lsize)
+    # every operand contiguous over one shape: the flat kernel (fewer arguments, no indexing)
+    flat = nrows == 1 and (inner <= 1 or all(st[-1] == 1 for st in strides8))
+    return (_ulong8(shape8), [_long8(st) for st in strides8], chunk, nchunks, nrows, gsize, lsize,
+            flat)
 
 
 class Plan:
     """Everything about a map launch that depends only on dtypes, shapes and strides.
 
     Eager loops repeat the same shapes, so plans are cached per device and a repeated op pays
-    only for the allocation, the argument list and the enqueue.
+    only for the allocation, the argument list and the enqueue. A flat plan (``out_st`` None)
+    runs ``map_flat``: operands pass only their buffer and offset.
     """
 
     __slots__ = ("device", "kernel", "gsize", "lsize", "out_st", "in_st", "tail")
@@ -109,9 +113,14 @@ class Plan:
         Returns:
             ``out``.
         """
-        args: list[Any] = [out.storage.buffer, out.offset, self.out_st]
-        for x, st in zip(inputs, self.in_st):
-            args += (x.storage.buffer, x.offset, st)
+        if self.out_st is None:
+            args: list[Any] = [out.storage.buffer, out.offset]
+            for x in inputs:
+                args += (x.storage.buffer, x.offset)
+        else:
+            args = [out.storage.buffer, out.offset, self.out_st]
+            for x, st in zip(inputs, self.in_st):
+                args += (x.storage.buffer, x.offset, st)
         args += scalars
         args += self.tail
         self.device.launch(self.kernel, self.gsize, self.lsize, *args)
@@ -129,17 +138,21 @@ def _plan(op: str, expr: str, out: Array, inputs: Sequence[Array], in_compute: t
     geo = _geometry(shape, tuple(stride_sets), caps.style, caps.ew_chunk, dev.info.compute_units)
     if geo is None:
         return None
-    shape8, strides8, chunk, nchunks, nrows, gsize, lsize = geo
+    shape8, strides8, chunk, nchunks, nrows, gsize, lsize, flat = geo
     fast_key = (op, expr, out.dtype, tuple(x.dtype for x in inputs), in_compute,
-                sdt.compute, n_scalars, caps.style)
+                sdt.compute, n_scalars, caps.style, flat)
     kernel = dev.kernels.fast.get(fast_key)
     if kernel is None:
         tags = "".join(d.dtype.tag for d in inputs)
+        name = f"clt_ew_{op}_{out.dtype.tag}_{tags}".rstrip("_") + ("_c" if flat else "")
         kernel = dev.kernels.fast[fast_key] = dev.kernels.get(
-            "elementwise.cl.mako", "map", name=f"clt_ew_{op}_{out.dtype.tag}_{tags}".rstrip("_"),
+            "elementwise.cl.mako", "map_flat" if flat else "map", name=name,
             out_dtype=out.dtype.name, in_dtypes=tuple(x.dtype.name for x in inputs),
             in_compute=in_compute, scalar_ctype=sdt.compute, n_scalars=n_scalars,
             expr=expr, style=caps.style)
+    if flat:
+        return Plan(dev, kernel, (gsize,), lsize, None, [None] * len(inputs),
+                    (int(shapes.numel(out.shape)), chunk))
     return Plan(dev, kernel, (gsize,), lsize, strides8[0], strides8[1:],
                 (shape8, chunk, nchunks, nrows))
 
@@ -392,6 +405,8 @@ def _runner(plan: Plan, shape: tuple, result: DType, kind: type, arrays: tuple) 
             dev.profiler.record(dev, kernel.function_name, event)
         return out
 
+    if out_st is None:
+        return _flat_runner(plan, new_out, launched, kind, arrays)
     if arrays == (True,):
         (st,) = in_st
 
@@ -425,6 +440,44 @@ def _runner(plan: Plan, shape: tuple, result: DType, kind: type, arrays: tuple) 
             out = new_out()
             set_args(out.storage.buffer, 0, out_st, b.storage.buffer, b.offset, st, kind(s),
                      *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run_sa
+
+    def run(*operands: Any) -> Array:
+        ins = [x for x in operands if x.__class__ is Array]
+        scalars = [kind(x) for x in operands if x.__class__ is not Array]
+        return plan.run(new_out(), ins, scalars)
+    return run
+
+
+def _flat_runner(plan: Plan, new_out: Any, launched: Any, kind: type, arrays: tuple) -> Any:
+    """:func:`_runner` for a flat plan: operands pass only their buffer and offset."""
+    dev, kernel = plan.device, plan.kernel
+    set_args, enqueue = kernel.set_args, cl.enqueue_nd_range_kernel
+    gsize, lsize, tail = plan.gsize, plan.lsize, plan.tail
+    if arrays == (True,):
+        def run1(a: Array) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, a.storage.buffer, a.offset, *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run1
+    if arrays == (True, True):
+        def run2(a: Array, b: Array) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, a.storage.buffer, a.offset, b.storage.buffer,
+                     b.offset, *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run2
+    if arrays == (True, False):
+        def run_as(a: Array, s: Any) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, a.storage.buffer, a.offset, kind(s), *tail)
+            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
+        return run_as
+    if arrays == (False, True):
+        def run_sa(s: Any, b: Array) -> Array:
+            out = new_out()
+            set_args(out.storage.buffer, 0, b.storage.buffer, b.offset, kind(s), *tail)
             return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
         return run_sa
 
