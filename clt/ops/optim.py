@@ -35,7 +35,7 @@ TEMPLATE = "optim.cl.mako"
 TENSORS_PER_LAUNCH = 8
 _VW = 8                 # vector width of the CPU-style loop: chunks are multiples of it
 _MIN_CHUNK = 4096       # below this a work-item's loop overhead shows
-_MAX_CHUNK = 8192
+_MAX_CHUNK = 4096
 _GPU_LOCAL = 256
 _GPU_MAX_GROUPS = 1024
 
@@ -56,7 +56,7 @@ def geometry(max_n: int, tensors: int, style: str, compute_units: int
         # balance badly -- fused SGD on the MLP's 0.5 M parameters ran at 25 GB/s that way
         per = -(-max_n // (4 * max(1, compute_units)))
         chunk = min(_MAX_CHUNK, max(_MIN_CHUNK, -(-per // _VW) * _VW))
-        return (-(-max_n // chunk), tensors), (1, 1), chunk
+        return (tensors, -(-max_n // chunk)), (1, 1), chunk
     groups = min(-(-max_n // _GPU_LOCAL), _GPU_MAX_GROUPS)
     return (groups * _GPU_LOCAL, tensors), (_GPU_LOCAL, 1), 1
 
