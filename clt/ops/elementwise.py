@@ -385,8 +385,11 @@ def _runner(plan: Plan, shape: tuple, result: DType, kind: type, arrays: tuple) 
     """
     dev, kernel = plan.device, plan.kernel
     set_args, enqueue = kernel.set_args, cl.enqueue_nd_range_kernel
-    gsize, lsize, out_st, in_st, tail = plan.gsize, plan.lsize, plan.out_st, plan.in_st, \
-        plan.tail
+    gsize, lsize, tail = plan.gsize, plan.lsize, plan.tail
+    # a flat plan passes buffers and offsets only; a strided one each operand's strides too
+    flat = plan.out_st is None
+    ost = () if flat else (plan.out_st,)
+    sts = [() if flat else (st,) for st in plan.in_st]
     strides = shapes.contiguous_strides(shape)
     nbytes = shapes.numel(shape) * result.itemsize
     alloc = dev.memory.allocate
@@ -405,81 +408,34 @@ def _runner(plan: Plan, shape: tuple, result: DType, kind: type, arrays: tuple) 
             dev.profiler.record(dev, kernel.function_name, event)
         return out
 
-    if out_st is None:
-        return _flat_runner(plan, new_out, launched, kind, arrays)
     if arrays == (True,):
-        (st,) = in_st
+        (st,) = sts
 
         def run1(a: Array) -> Array:
             out = new_out()
-            set_args(out.storage.buffer, 0, out_st, a.storage.buffer, a.offset, st, *tail)
+            set_args(out.storage.buffer, 0, *ost, a.storage.buffer, a.offset, *st, *tail)
             return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
         return run1
     if arrays == (True, True):
-        st_a, st_b = in_st
+        st_a, st_b = sts
 
         def run2(a: Array, b: Array) -> Array:
             out = new_out()
-            set_args(out.storage.buffer, 0, out_st, a.storage.buffer, a.offset, st_a,
-                     b.storage.buffer, b.offset, st_b, *tail)
+            set_args(out.storage.buffer, 0, *ost, a.storage.buffer, a.offset, *st_a,
+                     b.storage.buffer, b.offset, *st_b, *tail)
             return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
         return run2
-    if arrays == (True, False):
-        (st,) = in_st
+    if len(arrays) == 2 and arrays.count(True) == 1:
+        (st,) = sts
+        first = arrays[0]     # the array operand's position
 
-        def run_as(a: Array, s: Any) -> Array:
+        def run_scalar(x: Any, y: Any) -> Array:
+            a, s = (x, y) if first else (y, x)
             out = new_out()
-            set_args(out.storage.buffer, 0, out_st, a.storage.buffer, a.offset, st, kind(s),
+            set_args(out.storage.buffer, 0, *ost, a.storage.buffer, a.offset, *st, kind(s),
                      *tail)
             return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
-        return run_as
-    if arrays == (False, True):
-        (st,) = in_st
-
-        def run_sa(s: Any, b: Array) -> Array:
-            out = new_out()
-            set_args(out.storage.buffer, 0, out_st, b.storage.buffer, b.offset, st, kind(s),
-                     *tail)
-            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
-        return run_sa
-
-    def run(*operands: Any) -> Array:
-        ins = [x for x in operands if x.__class__ is Array]
-        scalars = [kind(x) for x in operands if x.__class__ is not Array]
-        return plan.run(new_out(), ins, scalars)
-    return run
-
-
-def _flat_runner(plan: Plan, new_out: Any, launched: Any, kind: type, arrays: tuple) -> Any:
-    """:func:`_runner` for a flat plan: operands pass only their buffer and offset."""
-    dev, kernel = plan.device, plan.kernel
-    set_args, enqueue = kernel.set_args, cl.enqueue_nd_range_kernel
-    gsize, lsize, tail = plan.gsize, plan.lsize, plan.tail
-    if arrays == (True,):
-        def run1(a: Array) -> Array:
-            out = new_out()
-            set_args(out.storage.buffer, 0, a.storage.buffer, a.offset, *tail)
-            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
-        return run1
-    if arrays == (True, True):
-        def run2(a: Array, b: Array) -> Array:
-            out = new_out()
-            set_args(out.storage.buffer, 0, a.storage.buffer, a.offset, b.storage.buffer,
-                     b.offset, *tail)
-            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
-        return run2
-    if arrays == (True, False):
-        def run_as(a: Array, s: Any) -> Array:
-            out = new_out()
-            set_args(out.storage.buffer, 0, a.storage.buffer, a.offset, kind(s), *tail)
-            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
-        return run_as
-    if arrays == (False, True):
-        def run_sa(s: Any, b: Array) -> Array:
-            out = new_out()
-            set_args(out.storage.buffer, 0, b.storage.buffer, b.offset, kind(s), *tail)
-            return launched(out, enqueue(dev.queue, kernel, gsize, lsize))
-        return run_sa
+        return run_scalar
 
     def run(*operands: Any) -> Array:
         ins = [x for x in operands if x.__class__ is Array]
