@@ -4,9 +4,12 @@ from __future__ import annotations
 import heapq
 from typing import Any, Sequence
 
+import numpy as np
+
 from clt.autograd.function import Function, Node
 from clt.autograd.grad_mode import STATE, set_grad_enabled
 from clt.ops import elementwise as ew
+from clt.ops import transfer
 from clt.ops.array import Array
 from clt.tensor import Tensor
 
@@ -35,6 +38,11 @@ def _zeros(meta: tuple) -> Tensor:
 
 
 def _ones_like(t: Tensor) -> Tensor:
+    if t.numel() == 1:
+        # the implicit seed of a scalar's backward: a 1-element upload, which needs no kernel
+        # (no fill program to build before a first training step)
+        return Tensor(transfer.from_numpy(t.device, np.ones(t.shape, t.dtype.np), t.dtype,
+                                          blocking=False))
     return Tensor(ew.fill_(Array.empty(t.device, t.shape, t.dtype), 1))
 
 

@@ -16,7 +16,7 @@ from clt.autograd.function import Function
 from clt.backend.fusion import fusion_enabled
 from clt.errors import ShapeError
 from clt.functions._util import check_out_grad, check_tensor, needs_grad, same_device
-from clt.functions.elementwise import mul
+from clt.functions.elementwise import mul, sum_to
 from clt.functions.shape import reshape, unsqueeze
 from clt.ops import elementwise as ew
 from clt.ops import matmul as M
@@ -32,29 +32,6 @@ def _mT(x: Tensor) -> Tensor:
     return x.transpose(-1, -2)
 
 
-_SUB = "abcdefghijklmnopqrstuvwxyz"
-
-
-def sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a broadcast gradient back to ``shape`` (differentiable).
-
-    Done as an einsum, i.e. a matrix-vector product with ones, so it needs nothing but GEMMs.
-
-    Args:
-        g: The gradient.
-        shape: The shape it was broadcast from.
-
-    Returns:
-        The summed tensor, of ``shape``.
-    """
-    shape = tuple(shape)
-    if tuple(g.shape) == shape:
-        return g
-    lead = g.ndim - len(shape)
-    letters = _SUB[:g.ndim]
-    keep = "".join(ch for i, ch in enumerate(letters)
-                   if i >= lead and not (shape[i - lead] == 1 and g.shape[i] != 1))
-    return reshape(einsum(f"{letters}->{keep}", g), shape)
 
 
 _sum_batch_to = sum_to
