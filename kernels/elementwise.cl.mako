@@ -26,6 +26,15 @@
 ##   Arguments: out_g, out_off, then <op>_g, <op>_off per operand, the scalars, n, chunk.
 ##   Style "cpu": work-item w handles [w*chunk, min((w+1)*chunk, n)), local size 1. Style "gpu":
 ##   a grid-stride loop over n.
+##
+## map_t2d(same parameters as map): the same map for one operand read transposed (out's dim 7
+##   is contiguous, the operand's dim 6 is, its dim 7 is not), style "cpu" only. Work-item gid
+##   copies one 16 x 16 tile of dims 6 and 7 of batch row gid / nchunks (an index over dims 0..5):
+##   tile t = gid % nchunks, at rows (t / chunk) * 16 and columns (t % chunk) * 16. Walking the
+##   tile row by row, the 16 input cache lines it touches stay in L1 for the whole tile (16 beat
+##   32 and 64 on a 4096 x 4096 transpose here: a power-of-two stride maps the lines to few sets).
+##   Launch: global = nrows * nchunks with nrows the product of dims 0..5, chunk = tiles per row,
+##   nchunks = tiles per batch row; local size 1.
 <%namespace name="c" file="common.cl.mako"/>
 <%def name="helpers()">
 // Python/PyTorch semantics for integer floor division and modulo; x/0 gives 0 instead of a trap.
@@ -180,15 +189,51 @@ __kernel void ${name}(
 % endif
 }
 </%def>
-## row_offsets: element offsets of every operand at outer index `row` (dims 6..0).
-<%def name="row_offsets(ops, row)">
+<%def name="map_t2d(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
+<%
+    ops = "abcd"[:len(in_dtypes)]
+    dts = tuple(in_dtypes) + (out_dtype,)
+%>
+${c.prelude(dts)}
+${helpers()}
+typedef ${in_compute[0] if in_compute else scalar_ctype} T;
+__kernel void ${name}(
+    __global ${c.ctype(out_dtype)} *restrict out_g, const ulong out_off, const long8 out_st,
+% for k, dt in enumerate(in_dtypes):
+    __global const ${c.ctype(dt)} *restrict ${ops[k]}_g, const ulong ${ops[k]}_off, const long8 ${ops[k]}_st,
+% endfor
+% for s in range(n_scalars):
+    const ${scalar_ctype} s${s},
+% endfor
+    const ulong8 shape, const ulong chunk, const ulong nchunks, const ulong nrows)
+{
+    const ulong gid = get_global_id(0);
+    const ulong row = gid / nchunks;
+    if (row >= nrows) return;
+    const ulong t = gid - row * nchunks;
+    const ulong i0 = (t / chunk) * 16, j0 = (t % chunk) * 16;
+    const ulong i1 = min(i0 + 16, shape.s6), j1 = min(j0 + 16, shape.s7);
+    ${row_offsets(ops, "row", 5)}
+    for (ulong i = i0; i < i1; ++i) {
+        __global ${c.ctype(out_dtype)} *po = out_g + o_out + (long)i * out_st.s6;
+% for k, op in enumerate(ops):
+        __global const ${c.ctype(in_dtypes[k])} *p${op} = ${op}_g + o_${op} + (long)i * ${op}_st.s6;
+% endfor
+        for (ulong j = j0; j < j1; ++j) {
+            ${body(out_dtype, in_dtypes, in_compute, ops, expr, {op: f"(long)j * {op}_st.s7" for op in ops}, "j", "(row * shape.s6 + i) * shape.s7 + j")}
+        }
+    }
+}
+</%def>
+## row_offsets: element offsets of every operand at outer index `row` (dims top..0).
+<%def name="row_offsets(ops, row, top=6)">
     long o_out = (long)out_off;
 % for op in ops:
     long o_${op} = (long)${op}_off;
 % endfor
     {
         ulong r = ${row};
-% for d in (6, 5, 4, 3, 2, 1, 0):
+% for d in range(top, -1, -1):
         if (r) {
             const ulong i = r % shape.s${d};
             r /= shape.s${d};

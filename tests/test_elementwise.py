@@ -298,3 +298,27 @@ def test_flat_map_of_a_zero_d_and_an_empty_tensor(device):
     assert (z * z).item() == 6.25
     e = clt.zeros((0, 3), device=device)
     assert (e + e).shape == (0, 3)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int64", "bool"])
+def test_tiled_transposed_copies(device, rng, dtype):
+    """Copies and unary maps of transposed inputs take map_t2d (CPU style): every tile edge,
+    batch dims, offsets and steps against numpy."""
+    skip_if_no_fp64(device, dtype)
+    cases = [
+        ((37, 53), lambda x: x.T, lambda h: h.T),
+        ((5, 70, 45), lambda x: x.transpose(1, 2), lambda h: h.transpose(0, 2, 1)),
+        ((3, 4, 33, 17), lambda x: x.permute(0, 3, 1, 2), lambda h: h.transpose(0, 3, 1, 2)),
+        ((40, 50), lambda x: x.T[3:, 5:], lambda h: h.T[3:, 5:]),
+        ((64, 48), lambda x: x.T[:, ::2], lambda h: h.T[:, ::2]),
+        ((16, 16), lambda x: x.T, lambda h: h.T),
+    ]
+    for shape, fn, ref in cases:
+        h = (rng.standard_normal(shape) * 10).astype(dtype)
+        x = clt.tensor(h, device=device)
+        for _ in range(2):
+            np.testing.assert_array_equal(fn(x).contiguous().numpy(), np.ascontiguousarray(ref(h)))
+    if device.caps.style == "cpu":
+        x = clt.tensor(rng.standard_normal((40, 30)).astype(np.float32), device=device)
+        assert _kernel_names(device, lambda: x.T.contiguous()) == ["clt_ew_copy_f32_f32_t"]
+        np.testing.assert_allclose(x.T.exp().numpy(), np.exp(x.numpy().T), rtol=1e-6)
