@@ -14,6 +14,7 @@ import numpy as np
 
 from benchmarks.core import Case, Context, Impl, Workload
 from benchmarks.workloads import add_numpy, add_tinygrad, add_torch, clt_impl
+from benchmarks.workloads.resnet_memory import torch_resnet18
 
 MLP_SIZES = (784, 512, 256, 10)
 
@@ -203,35 +204,6 @@ def _count_flops(model: Any, x: Any) -> float:
     return total[0]
 
 
-def _torch_resnet18(torch: Any, classes: int = 10) -> Any:
-    """torchvision's resnet18 layout (7x7 stem, max pool, 4 stages), without torchvision."""
-    tn = torch.nn
-
-    class Block(tn.Module):
-        def __init__(self, cin: int, cout: int, stride: int) -> None:
-            super().__init__()
-            self.c1 = tn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.b1 = tn.BatchNorm2d(cout)
-            self.c2 = tn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.b2 = tn.BatchNorm2d(cout)
-            self.down = (tn.Sequential(tn.Conv2d(cin, cout, 1, stride, bias=False),
-                                       tn.BatchNorm2d(cout))
-                         if stride != 1 or cin != cout else None)
-
-        def forward(self, x: Any) -> Any:
-            out = self.b2(self.c2(torch.relu(self.b1(self.c1(x)))))
-            return torch.relu(out + (x if self.down is None else self.down(x)))
-
-    layers: list[Any] = [tn.Conv2d(3, 64, 7, 2, 3, bias=False), tn.BatchNorm2d(64), tn.ReLU(),
-                         tn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [tn.AdaptiveAvgPool2d(1), tn.Flatten(), tn.Linear(512, classes)]
-    return tn.Sequential(*layers)
-
-
 def _resnet_case(ctx: Context, train: bool) -> Case:
     import clt
     from clt.models import resnet18
@@ -255,7 +227,7 @@ def _resnet_case(ctx: Context, train: bool) -> Case:
 
     def torch_resnet(torch: Any):
         torch.manual_seed(0)
-        m = _torch_resnet18(torch)
+        m = torch_resnet18(torch)   # torchvision's code, in-place ReLU as clt's model
         if train:
             m.train()
             return _torch_step(torch, m, x, y)
