@@ -1,6 +1,9 @@
 """Pre-built models: torchvision's structure, names and parameter counts; shapes; round trips."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -59,49 +62,14 @@ def test_unknown_model_lists_choices():
 
 
 def _torch_resnet18():
-    """torchvision's ResNet-18 structure written with torch.nn (torchvision isn't installable
-    beside the CPU torch wheel here); same module names, so state dicts map key for key."""
-    import torch.nn as tnn
+    """torchvision's ResNet-18 in torch.nn, with torchvision's module names (from the
+    benchmarks, which compare against the same model)."""
+    import torch
 
-    class Block(tnn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(cout)
-            self.relu = tnn.ReLU(inplace=True)
-            self.conv2 = tnn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride, bias=False),
-                                                 tnn.BatchNorm2d(cout))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # this checkout's benchmarks
+    from benchmarks.workloads.resnet_memory import torch_resnet18
 
-        def forward(self, x):
-            idt = x if self.downsample is None else self.downsample(x)
-            out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + idt)
-
-    class Net(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = tnn.BatchNorm2d(64)
-            self.relu = tnn.ReLU(inplace=True)
-            self.maxpool = tnn.MaxPool2d(3, 2, 1)
-            chans, cin = [64, 128, 256, 512], 64
-            for i, c in enumerate(chans, 1):
-                stride = 1 if i == 1 else 2
-                setattr(self, f"layer{i}", tnn.Sequential(Block(cin, c, stride), Block(c, c, 1)))
-                cin = c
-            self.avgpool = tnn.AdaptiveAvgPool2d(1)
-            self.fc = tnn.Linear(512, 1000)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(self.avgpool(x).flatten(1))
-
-    return Net()
+    return torch_resnet18(torch, classes=1000)
 
 
 def test_torchvision_state_dict_gives_the_same_outputs(device, tmp_path):

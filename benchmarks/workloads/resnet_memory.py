@@ -106,8 +106,9 @@ def measure_clt(device: Any, batch: int, steps: int = 1) -> dict[str, Any]:
 
 
 def torch_resnet18(torch: Any, classes: int = CLASSES) -> Any:
-    """torchvision's ``resnet18`` (same code: in-place ReLU and residual add), without
-    torchvision."""
+    """torchvision's ``resnet18`` written with ``torch.nn`` (torchvision is not installable
+    beside the CPU torch wheel here): the same code (in-place ReLU, ``out += identity``) and the
+    same module names, so its state dict maps key for key onto ``clt.models.resnet18``'s."""
     tn = torch.nn
 
     class BasicBlock(tn.Module):
@@ -129,14 +130,27 @@ def torch_resnet18(torch: Any, classes: int = CLASSES) -> Any:
             out += identity
             return self.relu(out)
 
-    layers: list[Any] = [tn.Conv2d(3, 64, 7, 2, 3, bias=False), tn.BatchNorm2d(64),
-                         tn.ReLU(inplace=True), tn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
-        cin = cout
-    layers += [tn.AdaptiveAvgPool2d(1), tn.Flatten(), tn.Linear(512, classes)]
-    return tn.Sequential(*layers)
+    class ResNet(tn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = tn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = tn.BatchNorm2d(64)
+            self.relu = tn.ReLU(inplace=True)
+            self.maxpool = tn.MaxPool2d(3, 2, 1)
+            cin = 64
+            for i, (cout, stride) in enumerate(((64, 1), (128, 2), (256, 2), (512, 2)), 1):
+                setattr(self, f"layer{i}", tn.Sequential(BasicBlock(cin, cout, stride),
+                                                         BasicBlock(cout, cout, 1)))
+                cin = cout
+            self.avgpool = tn.AdaptiveAvgPool2d(1)
+            self.fc = tn.Linear(512, classes)
+
+        def forward(self, x: Any) -> Any:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    return ResNet()
 
 
 def _storage_bytes(tensors: list) -> int:
