@@ -211,6 +211,17 @@ def test_source_cache_skips_rendering(device, cache_dir, monkeypatch):
     assert second.kernels.builds == 1 and B.STATS.source_hits == hits + 1
 
 
+def test_damaged_cached_source_is_rendered_again(device, cache_dir):
+    first = _opened(device, binaries=False)
+    first.kernels.get(*CHECK, name="clt_probe_check")
+    (entry,) = (cache_dir / "programs").glob("*.cl")
+    entry.write_text("__kernel void clt_probe_check(__global float *x) { not C }")
+    second = _opened(device, binaries=False)
+    from clt.backend.probe import check_device
+    check_device(second)      # rebuilt from a fresh render, and the entry repaired
+    assert "not C" not in entry.read_text()
+
+
 def test_changing_a_template_changes_the_cache_key(device, cache_dir, kernel_dir):
     spec = ("broken.cl.mako", "good")
     first = _opened(device, binaries=True)

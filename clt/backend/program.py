@@ -293,8 +293,18 @@ class KernelCache:
             elif cached is not None:
                 with self._lock:
                     STATS.source_hits += 1
-            arg_types = kernel_arg_types(source, name)
-            program = self._compile(source, options, template, kernel_def, params)
+            try:
+                arg_types = kernel_arg_types(source, name)
+                program = self._compile(source, options, template, kernel_def, params)
+            except KernelBuildError:
+                if cached is None:
+                    raise
+                # a damaged cache entry: forget it and build from a fresh render
+                entry.with_suffix(".cl").unlink(missing_ok=True)
+                source = render(template, kernel_def, params)
+                _write_atomic(entry.with_suffix(".cl"), source.encode())
+                arg_types = kernel_arg_types(source, name)
+                program = self._compile(source, options, template, kernel_def, params)
             if binaries:
                 self._save_binary(entry, program, name, arg_types)
         kernel = cl.Kernel(program, name)   # once: `program.name` makes a new Kernel per access
