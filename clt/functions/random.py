@@ -124,6 +124,16 @@ def _from_to(args: tuple, kwargs: dict, default_to: Any, op: str) -> tuple[Any, 
 # ---------------------------------------------------------------------------------------------
 # creators
 
+def _float_samples(op: str, fill: Any, size: tuple, generator: Generator | None,
+                   out: Tensor | None, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+    """A new floating tensor filled by ``fill(array, 0, 1, generator)`` (rand, randn)."""
+    a = _new(size, dtype, device, D.get_default_dtype())
+    if not a.dtype.is_floating_point:
+        raise DTypeError(f"{op}: expected a floating point dtype, got {a.dtype.name}")
+    t = _finish(Tensor(fill(a, 0.0, 1.0, generator)), requires_grad)
+    return _into_out(out, t, op)
+
+
 def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = None,
          dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples from ``[0, 1)`` (24 random bits for float32, 53 for float64).
@@ -142,11 +152,8 @@ def rand(*size: Any, generator: Generator | None = None, out: Tensor | None = No
     Raises:
         DTypeError: If ``dtype`` is not floating point.
     """
-    a = _new(size, dtype, device, D.get_default_dtype())
-    if not a.dtype.is_floating_point:
-        raise DTypeError(f"rand: expected a floating point dtype, got {a.dtype.name}")
-    t = _finish(Tensor(R.uniform_(a, 0.0, 1.0, generator)), requires_grad)
-    return _into_out(out, t, "rand")
+    return _float_samples("rand", R.uniform_, size, generator, out, dtype, device,
+                          requires_grad)
 
 
 def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = None,
@@ -167,11 +174,8 @@ def randn(*size: Any, generator: Generator | None = None, out: Tensor | None = N
     Raises:
         DTypeError: If ``dtype`` is not floating point.
     """
-    a = _new(size, dtype, device, D.get_default_dtype())
-    if not a.dtype.is_floating_point:
-        raise DTypeError(f"randn: expected a floating point dtype, got {a.dtype.name}")
-    t = _finish(Tensor(R.normal_(a, 0.0, 1.0, generator)), requires_grad)
-    return _into_out(out, t, "randn")
+    return _float_samples("randn", R.normal_, size, generator, out, dtype, device,
+                          requires_grad)
 
 
 def _like(input: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:

@@ -556,6 +556,15 @@ def _softmax_dim(input: Tensor, dim: Any) -> int:
     return shapes.normalize_dim(dim, input.ndim)
 
 
+def _normalise(op: str, input: Tensor, dim: Any, dtype: Any) -> Tensor:
+    (input,) = _amp(op, input)
+    d = _softmax_dim(input, dim)
+    log = op == "log_softmax"
+    if needs_grad(input):
+        return _Softmax.apply(input, d, dtype, log)
+    return Tensor((R.log_softmax if log else R.softmax)(input._data, d, dtype))
+
+
 @tensor_method("softmax")
 def softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (stable: the max is subtracted first).
@@ -568,11 +577,7 @@ def softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
     Returns:
         A tensor of ``input``'s shape.
     """
-    (input,) = _amp("softmax", input)
-    d = _softmax_dim(input, dim)
-    if needs_grad(input):
-        return _Softmax.apply(input, d, dtype, False)
-    return Tensor(R.softmax(input._data, d, dtype))
+    return _normalise("softmax", input, dim, dtype)
 
 
 @tensor_method("log_softmax")
@@ -587,11 +592,7 @@ def log_softmax(input: Tensor, dim: Any = None, dtype: Any = None) -> Tensor:
     Returns:
         A tensor of ``input``'s shape.
     """
-    (input,) = _amp("log_softmax", input)
-    d = _softmax_dim(input, dim)
-    if needs_grad(input):
-        return _Softmax.apply(input, d, dtype, True)
-    return Tensor(R.log_softmax(input._data, d, dtype))
+    return _normalise("log_softmax", input, dim, dtype)
 
 
 @tensor_method("any")
