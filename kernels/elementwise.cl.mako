@@ -68,12 +68,11 @@ inline ${T} ${name}(${T} x, ${T} y) {
     return (div - fl > (${T})0.5) ? fl + 1 : fl;
 }
 </%def>
-<%def name="map(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
-<%
-    ops = "abcd"[:len(in_dtypes)]
-    dts = tuple(in_dtypes) + (out_dtype,)
-%>
-${c.prelude(dts)}
+## head: what every map kernel's source starts with -- the prelude for its dtypes, the helper
+## macros, T (the first operand's compute type) and the integer pow / float floor division
+## functions when expr calls them.
+<%def name="head(out_dtype, in_dtypes, in_compute, scalar_ctype, expr)">
+${c.prelude(tuple(in_dtypes) + (out_dtype,))}
 ${helpers()}
 typedef ${in_compute[0] if in_compute else scalar_ctype} T;
 % for t in sorted(set(in_compute)):
@@ -84,6 +83,10 @@ ${ipow("clt_ipow_" + t, t)}
 ${ffloordiv("clt_ffloordiv_" + t, t)}
 % endif
 % endfor
+</%def>
+<%def name="map(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
+<% ops = "abcd"[:len(in_dtypes)] %>
+${head(out_dtype, in_dtypes, in_compute, scalar_ctype, expr)}
 __kernel void ${name}(
     __global ${c.ctype(out_dtype)} *restrict out_g, const ulong out_off, const long8 out_st,
 % for k, dt in enumerate(in_dtypes):
@@ -147,21 +150,8 @@ __kernel void ${name}(
 }
 </%def>
 <%def name="map_flat(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
-<%
-    ops = "abcd"[:len(in_dtypes)]
-    dts = tuple(in_dtypes) + (out_dtype,)
-%>
-${c.prelude(dts)}
-${helpers()}
-typedef ${in_compute[0] if in_compute else scalar_ctype} T;
-% for t in sorted(set(in_compute)):
-% if t in ("char", "uchar", "short", "int", "long") and "clt_ipow_" + t in expr:
-${ipow("clt_ipow_" + t, t)}
-% endif
-% if t in ("float", "double") and "clt_ffloordiv_" + t in expr:
-${ffloordiv("clt_ffloordiv_" + t, t)}
-% endif
-% endfor
+<% ops = "abcd"[:len(in_dtypes)] %>
+${head(out_dtype, in_dtypes, in_compute, scalar_ctype, expr)}
 __kernel void ${name}(
     __global ${c.ctype(out_dtype)} *restrict out_g, const ulong out_off,
 % for k, dt in enumerate(in_dtypes):
@@ -190,13 +180,8 @@ __kernel void ${name}(
 }
 </%def>
 <%def name="map_t2d(name, out_dtype, in_dtypes, in_compute, scalar_ctype, n_scalars, expr, style)">
-<%
-    ops = "abcd"[:len(in_dtypes)]
-    dts = tuple(in_dtypes) + (out_dtype,)
-%>
-${c.prelude(dts)}
-${helpers()}
-typedef ${in_compute[0] if in_compute else scalar_ctype} T;
+<% ops = "abcd"[:len(in_dtypes)] %>
+${head(out_dtype, in_dtypes, in_compute, scalar_ctype, expr)}
 __kernel void ${name}(
     __global ${c.ctype(out_dtype)} *restrict out_g, const ulong out_off, const long8 out_st,
 % for k, dt in enumerate(in_dtypes):

@@ -322,3 +322,9 @@ def test_tiled_transposed_copies(device, rng, dtype):
         x = clt.tensor(rng.standard_normal((40, 30)).astype(np.float32), device=device)
         assert _kernel_names(device, lambda: x.T.contiguous()) == ["clt_ew_copy_f32_f32_t"]
         np.testing.assert_allclose(x.T.exp().numpy(), np.exp(x.numpy().T), rtol=1e-6)
+    # expressions that call the template's helper functions (integer pow, float floor division)
+    h = np.arange(40 * 30).reshape(40, 30)
+    i, f = clt.tensor(h, device=device), clt.tensor(h.astype(np.float32), device=device)
+    np.testing.assert_array_equal((i.T ** 2).numpy(), h.T ** 2)
+    np.testing.assert_array_equal((i.T // 7).numpy(), h.T // 7)
+    np.testing.assert_array_equal((f.T // 7).numpy(), h.T.astype(np.float32) // 7)
